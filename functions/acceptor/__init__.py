@@ -1,0 +1,1 @@
+"""PrivateLink Acceptor: the code that runs in Lambda (policy engine, adapters, handlers)."""

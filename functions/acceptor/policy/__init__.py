@@ -1,0 +1,1 @@
+"""Policy language version 1: model, loading and validation, evaluation."""

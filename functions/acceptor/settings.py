@@ -1,0 +1,59 @@
+"""Settings of every function: a typed model read once when a handler is entered.
+
+The names are the environment variables that template.yaml sets; docs/operations.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _split_list(value: object) -> object:
+    """CloudFormation passes a CommaDelimitedList to an environment variable as `a,b,c`."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _empty_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"true", "1", "yes"}:
+            return True
+        if lowered in {"false", "0", "no", ""}:
+            return False
+    return value
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_empty_is_none)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    managed_services: Annotated[tuple[str, ...], BeforeValidator(_split_list)] = Field(
+        default=(), alias="MANAGED_SERVICE_IDS"
+    )
+    dry_run: Flag = Field(default=False, alias="DRY_RUN")
+    policy_path: str = Field(default="policies", alias="POLICY_PATH")
+    event_bus_name: str = Field(default="privatelink-acceptor", alias="EVENT_BUS_NAME")
+    decision_table: OptionalText = Field(default=None, alias="DECISION_TABLE")
+    idempotency_table: OptionalText = Field(default=None, alias="IDEMPOTENCY_TABLE")
+    decision_ttl_days: int = Field(default=400, ge=1, alias="DECISION_TTL_DAYS")
+    consumer_role_name: OptionalText = Field(default=None, alias="CONSUMER_ROLE_NAME")
+    consumer_external_id: OptionalText = Field(default=None, alias="CONSUMER_ROLE_EXTERNAL_ID")
+    organizations_access: Flag = Field(default=False, alias="ORGANIZATIONS_ACCESS")
+    organizations_role_arn: OptionalText = Field(default=None, alias="ORGANIZATIONS_ROLE_ARN")
+    notification_topic_arn: OptionalText = Field(default=None, alias="NOTIFICATION_TOPIC_ARN")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        return cls.model_validate(dict(environ))

@@ -1,0 +1,1 @@
+"""Local tooling for PrivateLink Acceptor (CLI, local AWS, replay). Never deployed."""
