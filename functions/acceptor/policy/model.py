@@ -7,6 +7,7 @@ channels) live in the loader, which also maps every error back to `path:line`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -16,17 +17,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 Decision = Literal["accept", "reject", "hold"]
 DECISIONS: tuple[Decision, ...] = ("accept", "reject", "hold")
 
-# One table of ID forms: the validator and the JSON Schema read the same entry.
+# One table of ID forms: the validator and the JSON Schema read the same entry. `[0-9]`, not
+# `\d`, which in Python also matches non-ASCII digits; validators use fullmatch, because `$`
+# lets a trailing newline (from a YAML block scalar) through.
 ID_FORMS: dict[str, tuple[str, str]] = {
-    "account": (r"^\d{12}$", "a 12-digit AWS account ID as a quoted string"),
+    "account": (r"^[0-9]{12}$", "a 12-digit AWS account ID"),
     "vpc": (r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$", "a VPC ID (vpc- and 8 or 17 hex digits)"),
     "endpoint": (
         r"^vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})$",
@@ -45,7 +52,7 @@ ID_FORMS: dict[str, tuple[str, str]] = {
         "an organizational unit ID (ou-xxxx-xxxxxxxx)",
     ),
     "region": (
-        r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$",
+        r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]$",
         "an AWS region name such as us-east-1",
     ),
     "name": (
@@ -54,45 +61,69 @@ ID_FORMS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Error types of our own, so that the loader picks its messages by type, never by text.
+NUMBER_NOT_ID = "number_not_id"
+NULL_VALUE = "null_value"
+UNSUPPORTED_VERSION = "unsupported_version"
 
-def _id_type(kind: str) -> Any:
-    pattern, what = ID_FORMS[kind]
-    compiled = re.compile(pattern)
 
-    def check(value: str) -> str:
-        if not compiled.match(value):
+@dataclass(frozen=True)
+class IdForm:
+    """`Annotated[str, IdForm("vpc")]`: a string of one ID form from `ID_FORMS`."""
+
+    kind: str
+
+    def check(self, value: str) -> str:
+        pattern, what = ID_FORMS[self.kind]
+        if not re.fullmatch(pattern, value):
             raise ValueError(f"{value!r} is not {what}")
         return value
 
-    def refuse_numbers(value: Any) -> Any:
+    def refuse_numbers(self, value: Any) -> Any:
         # YAML turns an unquoted 111122223333 into an int, and 011122223333 into an octal int:
         # a number here is never trusted as an ID.
         if isinstance(value, bool | int | float):
-            raise ValueError(f"{value!r} is a number, not {what}; quote it")
+            raise PydanticCustomError(
+                NUMBER_NOT_ID,
+                "{value} is a number, not {what}; quote it",
+                {"value": repr(value), "what": ID_FORMS[self.kind][1]},
+            )
         return value
 
-    return Annotated[
-        str,
-        BeforeValidator(refuse_numbers),
-        AfterValidator(check),
-        WithJsonSchema({"type": "string", "pattern": pattern, "description": what}),
-    ]
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        checked = core_schema.no_info_after_validator_function(self.check, handler(source))
+        return core_schema.no_info_before_validator_function(self.refuse_numbers, checked)
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        pattern, what = ID_FORMS[self.kind]
+        return {"type": "string", "pattern": pattern, "description": what}
 
 
-AccountId = _id_type("account")
-VpcId = _id_type("vpc")
-EndpointId = _id_type("endpoint")
-ServiceId = _id_type("service")
-SecurityGroupId = _id_type("security_group")
-OuId = _id_type("ou")
-Region = _id_type("region")
-Name = _id_type("name")
+AccountId = Annotated[str, IdForm("account")]
+VpcId = Annotated[str, IdForm("vpc")]
+EndpointId = Annotated[str, IdForm("endpoint")]
+ServiceId = Annotated[str, IdForm("service")]
+SecurityGroupId = Annotated[str, IdForm("security_group")]
+OuId = Annotated[str, IdForm("ou")]
+Region = Annotated[str, IdForm("region")]
+Name = Annotated[str, IdForm("name")]
+
+
+def _check_service_ref(value: str) -> str:
+    pattern, what = ID_FORMS["service"]
+    if value != "*" and not re.fullmatch(pattern, value):
+        raise ValueError(f"{value!r} is not {what} or '*'")
+    return value
+
 
 ServiceRef = Annotated[
     str,
-    AfterValidator(
-        lambda v: v if v == "*" else _check_service(v),
-    ),
+    Field(strict=True),
+    AfterValidator(_check_service_ref),
     WithJsonSchema(
         {
             "anyOf": [
@@ -105,15 +136,30 @@ ServiceRef = Annotated[
 ]
 
 
-def _check_service(value: str) -> str:
-    pattern, what = ID_FORMS["service"]
-    if not re.match(pattern, value):
-        raise ValueError(f"{value!r} is not {what} or '*'")
+def _reject_null(value: Any) -> Any:
+    # `accounts:` with its items commented out is null. Read as "no condition", it would widen
+    # the rule to every account: an explicit null is refused everywhere, never taken as absent.
+    if value is None:
+        raise PydanticCustomError(NULL_VALUE, "has no value; give a value or remove the key")
     return value
 
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-DURATION_PATTERN = r"^(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$"
+NotNull = BeforeValidator(_reject_null)
+
+
+def _exact_version(value: Any) -> Any:
+    # Literal[1] alone also takes True and 1.0; only the integer 1 is version 1.
+    if type(value) is not int or value != 1:
+        raise PydanticCustomError(
+            UNSUPPORTED_VERSION,
+            "{value} is not a supported version; write version: 1 (a number, not quoted)",
+            {"value": repr(value)},
+        )
+    return value
+
+
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+DURATION_PATTERN = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -122,13 +168,13 @@ def parse_duration(value: Any) -> timedelta:
         return value
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration; write it like 72h, 3d, 1d12h or 90m")
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not value or not match:
         raise ValueError(f"{value!r} is not a duration; write it like 72h, 3d, 1d12h or 90m")
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
     duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if duration <= timedelta(0):
-        raise ValueError(f"{value!r} is not a positive duration")
+        raise ValueError(f"{value!r} is not a positive duration; write it like 72h or 3d")
     return duration
 
 
@@ -152,11 +198,21 @@ Duration = Annotated[
 ]
 
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+Ports = Annotated[list[Port], Field(min_length=1, description="TCP ports, 1 to 65535")]
+# Strict: pydantic would otherwise read the string "no" as False.
+Flag = Annotated[bool, Field(strict=True)]
 
 TagKey = Annotated[str, Field(min_length=1, max_length=128, strict=True)]
 TagValue = Annotated[str, Field(max_length=256, strict=True)]
 # A listed tag key must be present with one of the listed values; "*" means any value.
 TagCondition = dict[TagKey, TagValue | Annotated[list[TagValue], Field(min_length=1)]]
+
+AccountList = Annotated[list[AccountId], Field(min_length=1)]
+OuList = Annotated[list[OuId], Field(min_length=1)]
+VpcList = Annotated[list[VpcId], Field(min_length=1)]
+RegionList = Annotated[list[Region], Field(min_length=1)]
+EndpointList = Annotated[list[EndpointId], Field(min_length=1)]
+TagConditions = Annotated[TagCondition, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -166,13 +222,32 @@ class _Strict(BaseModel):
 class Conditions(_Strict):
     """Inside `when` every key must hold (AND); inside a list any item (OR)."""
 
-    accounts: Annotated[list[AccountId], Field(min_length=1)] | None = None
-    organizational_units: Annotated[list[OuId], Field(min_length=1)] | None = None
-    vpcs: Annotated[list[VpcId], Field(min_length=1)] | None = None
-    regions: Annotated[list[Region], Field(min_length=1)] | None = None
-    endpoints: Annotated[list[EndpointId], Field(min_length=1)] | None = None
-    tags: Annotated[TagCondition, Field(min_length=1)] | None = None
-    vpc_tags: Annotated[TagCondition, Field(min_length=1)] | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    accounts: Annotated[AccountList | None, NotNull] = Field(
+        default=None, description="consumer account IDs, quoted (always known)"
+    )
+    organizational_units: Annotated[OuList | None, NotNull] = Field(
+        default=None,
+        description="the consumer account is in one of these OUs or below (needs Organizations)",
+    )
+    vpcs: Annotated[VpcList | None, NotNull] = Field(
+        default=None, description="consumer VPC IDs (needs the consumer role)"
+    )
+    regions: Annotated[RegionList | None, NotNull] = Field(
+        default=None, description="consumer regions (always known)"
+    )
+    endpoints: Annotated[EndpointList | None, NotNull] = Field(
+        default=None, description="registered VPC endpoint IDs (always known)"
+    )
+    tags: Annotated[TagConditions | None, NotNull] = Field(
+        default=None,
+        description="consumer endpoint tags: every key present with one of its values; "
+        "'*' means any value (needs the consumer role)",
+    )
+    vpc_tags: Annotated[TagConditions | None, NotNull] = Field(
+        default=None, description="consumer VPC tags, as for tags (needs the consumer role)"
+    )
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Conditions:
@@ -189,48 +264,79 @@ class Conditions(_Strict):
 
 
 class ConsumerEndpointGroups(_Strict):
-    ports: Annotated[list[Port], Field(min_length=1)]
-    allow_shared_groups: bool = False
+    """Allow the ports from the consumer VPC CIDRs on the consumer endpoint's security groups."""
+
+    ports: Ports
+    allow_shared_groups: Flag = Field(
+        default=False,
+        description="also change a group that other network interfaces use (off by default)",
+    )
 
 
 class ProviderGroup(_Strict):
+    """Allow the ports from the consumer's addresses on the provider's NLB security group."""
+
     group: SecurityGroupId
-    ports: Annotated[list[Port], Field(min_length=1)]
+    ports: Ports
 
 
 class SecurityGroups(_Strict):
-    consumer_endpoint: ConsumerEndpointGroups | None = None
-    provider: ProviderGroup | None = None
+    """Security group changes made after an accept, removed again when the connection goes."""
+
+    consumer_endpoint: Annotated[ConsumerEndpointGroups | None, NotNull] = None
+    provider: Annotated[ProviderGroup | None, NotNull] = None
 
 
 class Rule(_Strict):
-    name: Name
+    """One rule: a decision taken when every condition in `when` holds."""
+
+    # Editors flag security_groups on a reject or hold rule, as the validator does.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["security_groups"]},
+            "then": {"properties": {"decision": {"const": "accept"}}},
+        }
+    )
+
+    name: Name = Field(description="unique across all policy files")
     decision: Decision
     when: Conditions
-    security_groups: SecurityGroups | None = None
-    notify: list[Name] = Field(default_factory=list)
+    security_groups: Annotated[SecurityGroups | None, NotNull] = Field(
+        default=None, description="only on accept rules"
+    )
+    notify: list[Name] = Field(
+        default_factory=list, description="channels told about this rule's decisions"
+    )
 
     @model_validator(mode="after")
     def _groups_only_on_accept(self) -> Rule:
         if self.security_groups is not None and self.decision != "accept":
             raise ValueError(
                 f"security_groups is only allowed on accept rules (this rule decides "
-                f"{self.decision})"
+                f"{self.decision}); remove it or make the rule decide accept"
             )
         return self
 
 
 class HoldSettings(_Strict):
-    expires_after: Duration | None = None
+    expires_after: Annotated[Duration | None, NotNull] = Field(
+        default=None, description="held requests are rejected after this long, e.g. 72h"
+    )
 
 
 class _WebhookChannel(_Strict):
     """A channel whose URL is a secret: from Secrets Manager or an SSM SecureString."""
 
-    webhook_secret: str | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_parameter"]}]
+        }
+    )
+
+    webhook_secret: Annotated[str | None, NotNull] = Field(
         default=None, min_length=1, description="Secrets Manager secret name or ARN"
     )
-    webhook_parameter: str | None = Field(
+    webhook_parameter: Annotated[str | None, NotNull] = Field(
         default=None, min_length=1, description="SSM SecureString parameter name"
     )
 
@@ -255,8 +361,8 @@ class WebhookChannel(_WebhookChannel):
 
 class SnsChannel(_Strict):
     type: Literal["sns"]
-    topic_arn: str | None = Field(
-        default=None, description="defaults to the stack's notification topic"
+    topic_arn: Annotated[str | None, NotNull] = Field(
+        default=None, min_length=1, description="defaults to the stack's notification topic"
     )
 
 
@@ -268,15 +374,26 @@ Channel = Annotated[
 class PolicyFile(_Strict):
     """One policy file. `version` is required; everything else has a safe default."""
 
-    schema_ref: str | None = Field(default=None, alias="$schema")
-    version: Literal[1]
-    services: Annotated[list[ServiceRef], Field(min_length=1)]
-    default: Decision = "hold"
+    schema_ref: Annotated[str | None, NotNull] = Field(
+        default=None, alias="$schema", description="JSON Schema of this file, for editors"
+    )
+    version: Annotated[Literal[1], BeforeValidator(_exact_version)]
+    services: Annotated[list[ServiceRef], Field(min_length=1)] = Field(
+        description='endpoint service IDs this file governs; ["*"] = every managed service'
+    )
+    default: Decision = Field(default="hold", description="the decision when no rule matches")
     hold: HoldSettings = Field(default_factory=HoldSettings)
-    revoke: bool = False
-    notify: list[Name] = Field(default_factory=list)
+    revoke: Flag = Field(
+        default=False,
+        description="reject available connections the policy no longer allows (opt-in)",
+    )
+    notify: list[Name] = Field(
+        default_factory=list, description="channels told about every decision of this file"
+    )
     rules: list[Rule] = Field(default_factory=list)
-    notifications: dict[Name, Channel] = Field(default_factory=dict)
+    notifications: dict[Name, Channel] = Field(
+        default_factory=dict, description="notification channels, by name"
+    )
 
     def governs(self, service_id: str) -> bool:
         return "*" in self.services or service_id in self.services

@@ -1,0 +1,172 @@
+"""Compiled rules and the index that finds, for one request, the few rules that can match.
+
+A rule matches only if every condition is true, so it is enough to file each rule under one of
+its conditions (its *anchor*) and to check fully only the rules whose anchor is true for the
+request. Every other rule has a false condition, so it is *unmatched*.
+
+An anchor whose fact is unknown would make its rules candidates for every request. So the index
+is built per set of unknown facts: each rule is anchored on a condition over a fact that is
+known, and a rule whose every condition tests an unknown fact is *unknown* outright (no
+condition can be false), which is worked out once, when that index is built.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from acceptor.policy.conditions import Status, kind_of
+from acceptor.policy.facts import Facts
+from acceptor.policy.model import Decision, Rule
+from acceptor.policy.policy_set import PolicyDocument
+
+Check = tuple[str, Callable[[Any, Any], bool], Any]
+"""(fact name, test, prepared condition)."""
+
+Entry = tuple[tuple[Check, ...], tuple[str, ...], tuple[Decision, Status], "CompiledRule"]
+"""(checks left after the anchor, unknown facts, decision step, rule): see `Lookup.tables`."""
+
+# Enough for every service a provider manages times the few shapes of unknown facts a
+# deployment sees; past that, rebuilding is cheaper than remembering everything ever asked.
+MAX_CACHED = 1024
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    position: int
+    """Order among the rules governing one service: files by path, then rules as written."""
+    name: str
+    decision: Decision
+    file: str
+    line: int | None
+    checks: tuple[Check, ...]
+    conditions: tuple[str, ...]
+    facts: frozenset[str]
+
+
+def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> CompiledRule:
+    present = rule.when.present()
+    checks = []
+    for name, value in present.items():
+        kind = kind_of(name)
+        checks.append((kind.fact, kind.test, kind.prepare(value)))
+    return CompiledRule(
+        position=position,
+        name=rule.name,
+        decision=rule.decision,
+        file=document.path,
+        line=document.rule_lines.get(rule.name),
+        checks=tuple(checks),
+        conditions=tuple(present),
+        facts=frozenset(fact for fact, _, _ in checks),
+    )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The index of one service's rules for one set of unknown facts."""
+
+    unknown: frozenset[str]
+    always_unknown: frozenset[int]
+    """Positions of the rules that test only unknown facts."""
+    first_always_unknown: dict[Decision, CompiledRule]
+    always_missing: frozenset[str]
+    tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, list[Entry]]], ...]
+    """Per anchor kind: the fact, its probe, and index key -> entries of the rules filed there.
+
+    An entry holds what is left to check of its rule once the anchor is known to hold, the
+    rule's unknown facts, the step of the decision order it takes part in if those checks pass,
+    and the rule. A rule found through the index passes its anchor by construction (a probe
+    key equals an index key only when the anchor condition is true), so it is matched when the
+    rest passes and it tests no unknown fact, unknown when the rest passes and it does, else
+    unmatched."""
+
+    def candidates(self, facts: Facts) -> list[Entry]:
+        """Entries of the indexed rules whose anchor holds. A rule may come twice (an OU rule
+        listing two OUs on the path); checking it twice gives the same answer, and is cheaper
+        than removing duplicates from every answer."""
+        found: list[Entry] = []
+        for fact, probe, table in self.tables:
+            for key in probe(getattr(facts, fact)):
+                entries = table.get(key)
+                if entries:
+                    found.extend(entries)
+        return found
+
+
+def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lookup:
+    always_unknown: set[int] = set()
+    first: dict[Decision, CompiledRule] = {}
+    missing: set[str] = set()
+    by_kind: dict[str, dict[Hashable, list[Entry]]] = defaultdict(lambda: defaultdict(list))
+    for rule in rules:
+        anchors = [name for name in rule.conditions if kind_of(name).fact not in unknown]
+        if not anchors:
+            always_unknown.add(rule.position)
+            first.setdefault(rule.decision, rule)
+            missing.update(rule.facts)
+            continue
+        anchor = min(anchors, key=lambda name: kind_of(name).anchor_rank)
+        kind = kind_of(anchor)
+        anchor_at = rule.conditions.index(anchor)
+        rest = [
+            check
+            for at, check in enumerate(rule.checks)
+            if at != anchor_at and check[0] not in unknown
+        ]
+        fact, test, prepared = rule.checks[anchor_at]
+        left = kind.after_anchor(prepared)
+        if left is not None:
+            rest.append((fact, test, left))
+        unknown_facts = tuple(sorted(rule.facts & unknown))
+        step: tuple[Decision, Status] = (rule.decision, "unknown" if unknown_facts else "matched")
+        entry = (tuple(rest), unknown_facts, step, rule)
+        for key in kind.index_keys(prepared):
+            by_kind[anchor][key].append(entry)
+    tables = tuple(
+        (kind_of(name).fact, kind_of(name).probe_keys, dict(table))
+        for name, table in sorted(by_kind.items(), key=lambda item: kind_of(item[0]).anchor_rank)
+    )
+    return Lookup(
+        unknown=unknown,
+        always_unknown=frozenset(always_unknown),
+        first_always_unknown=first,
+        always_missing=frozenset(missing),
+        tables=tables,
+    )
+
+
+@dataclass
+class ServicePlan:
+    """Everything about one service's governing files that does not depend on the request."""
+
+    service_id: str
+    files: tuple[str, ...]
+    defaults: tuple[tuple[str, Decision], ...]
+    """(file, default) of every governing file, in path order."""
+    rules: tuple[CompiledRule, ...]
+    _lookups: dict[frozenset[str], Lookup] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, service_id: str, documents: Iterable[PolicyDocument]) -> ServicePlan:
+        governing = [d for d in documents if d.governs(service_id)]
+        rules: list[CompiledRule] = []
+        for document in governing:
+            for rule in document.model.rules:
+                rules.append(compile_rule(len(rules), rule, document))
+        return cls(
+            service_id=service_id,
+            files=tuple(d.path for d in governing),
+            defaults=tuple((d.path, d.model.default) for d in governing),
+            rules=tuple(rules),
+        )
+
+    def lookup(self, unknown: frozenset[str]) -> Lookup:
+        found = self._lookups.get(unknown)
+        if found is None:
+            if len(self._lookups) >= MAX_CACHED:
+                self._lookups.clear()
+            found = self._lookups[unknown] = build_lookup(self.rules, unknown)
+        return found

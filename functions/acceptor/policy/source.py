@@ -1,0 +1,262 @@
+"""Read a policy file's text into plain data, keeping the line of every key and list item.
+
+Hand-written because neither library keeps lines: PyYAML's `safe_load` drops the node marks
+and silently keeps the last of two equal keys, and pydantic reports a `loc` path, not a line.
+So we compose the YAML node tree ourselves, build the data from it and record, for every path,
+the line of its key (or list item). JSON goes through the same walker after `json` itself has
+checked the syntax, with each scalar decoded by `json`, so JSON keeps JSON's meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+PathPart = str | int
+DataPath = tuple[PathPart, ...]
+Syntax = Literal["yaml", "json"]
+
+_MAP_TAG = frozenset({"tag:yaml.org,2002:map"})
+_SEQ_TAG = frozenset({"tag:yaml.org,2002:seq"})
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "binary")
+)
+# Aliases can make a small file expand to billions of values ("billion laughs").
+MAX_VALUES = 100_000
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem found while reading: at `path` (for its location) and `line`."""
+
+    path: DataPath
+    line: int | None
+    message: str
+
+
+@dataclass
+class SourceTree:
+    """The data of one file, the line of every path in it, and how its non-text values looked."""
+
+    syntax: Syntax
+    data: Any = None
+    lines: dict[DataPath, int] = field(default_factory=dict)
+    # The text as written of every scalar that did not become a string (numbers, booleans,
+    # null, dates), so that a message can show `011122223333`, not the octal 1234567.
+    written: dict[DataPath, str] = field(default_factory=dict)
+    # Values that could not be read in full (an issue says why): the model's complaint about
+    # the same value (missing keys, no value) would only repeat it.
+    unreadable: set[DataPath] = field(default_factory=set)
+
+    def line_of(self, path: DataPath) -> int:
+        """The line of the deepest part of `path` that exists in the file."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return 1
+
+
+def read_source(text: str, syntax: Syntax) -> tuple[SourceTree, list[Issue]]:
+    """Parse `text`; the tree's data is None when the file is empty or cannot be parsed."""
+    text = text.removeprefix("\ufeff")
+    tree = SourceTree(syntax=syntax)
+    if syntax == "json":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as err:
+            return tree, [Issue((), err.lineno, f"JSON syntax error: {err.msg}")]
+        except RecursionError:
+            return tree, [Issue((), None, "JSON nested too deeply")]
+        # Outside strings, a tab is only whitespace in JSON, and PyYAML refuses tabs there.
+        text = text.replace("\t", " ")
+    try:
+        root = _compose(text)
+        if root is None:
+            return tree, []
+        walker = _Walker(text, tree)
+        tree.data = walker.build(root, (), root.start_mark.line + 1)
+    except yaml.MarkedYAMLError as err:
+        return SourceTree(syntax=syntax), [_syntax_issue(err, syntax)]
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        issue = Issue((), line, f"the character #x{err.character:04x} is not allowed")
+        return SourceTree(syntax=syntax), [issue]
+    except RecursionError:
+        return SourceTree(syntax=syntax), [Issue((), None, "nested too deeply to read")]
+    return tree, walker.issues
+
+
+def _compose(text: str) -> Node | None:
+    loader = yaml.SafeLoader(text)
+    try:
+        node: Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
+
+
+def _syntax_issue(err: yaml.MarkedYAMLError, syntax: Syntax) -> Issue:
+    mark = err.problem_mark or err.context_mark
+    what = ", ".join(part for part in (err.context, err.problem) if part)
+    line = mark.line + 1 if mark is not None else None
+    kind = "YAML" if syntax == "yaml" else "JSON"
+    return Issue((), line, f"{kind} syntax error: {what or 'cannot be parsed'}")
+
+
+class _Walker:
+    def __init__(self, text: str, tree: SourceTree) -> None:
+        self.text = text
+        self.tree = tree
+        self.issues: list[Issue] = []
+        self.constructor = SafeConstructor()
+        self.count = 0
+        self.open: set[int] = set()
+
+    def build(self, node: Node, path: DataPath, line: int) -> Any:
+        self.tree.lines[path] = line
+        self.count += 1
+        if self.count > MAX_VALUES:
+            if self.count == MAX_VALUES + 1:
+                self._unreadable((), node, f"more than {MAX_VALUES} values (YAML aliases?)")
+            self.tree.unreadable.add(path)
+            return None
+        if id(node) in self.open:
+            self._unreadable(path, node, "a YAML alias refers to itself")
+            return None
+        self.open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                return self._sequence(node, path)
+            if isinstance(node, ScalarNode):
+                return self._scalar(node, path)
+            raise TypeError(f"not a YAML node: {node!r}")
+        finally:
+            self.open.discard(id(node))
+
+    def _tag_ok(self, node: Node, path: DataPath, allowed: frozenset[str]) -> bool:
+        if node.tag in allowed:
+            return True
+        self._unreadable(path, node, f"unsupported YAML tag {node.tag!r}; remove it")
+        return False
+
+    def _unreadable(self, path: DataPath, node: Node, message: str) -> None:
+        self.tree.unreadable.add(path)
+        self.issues.append(Issue(path, node.start_mark.line + 1, message))
+
+    def _mapping(self, node: MappingNode, path: DataPath) -> dict[str, Any] | None:
+        if not self._tag_ok(node, path, _MAP_TAG):
+            return None
+        result: dict[str, Any] = {}
+        key_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            key = self._key(key_node, path, line)
+            if key is None:
+                continue
+            if key in key_lines:
+                self.issues.append(
+                    Issue(
+                        path,
+                        line,
+                        f"duplicate key {key!r} (first at line {key_lines[key]}); "
+                        f"{self.tree.syntax.upper()} readers silently keep only the last one: "
+                        "merge them or remove one",
+                    )
+                )
+            key_lines[key] = line
+            result[key] = self.build(value_node, (*path, key), line)
+        return result
+
+    def _key(self, node: Node, path: DataPath, line: int) -> str | None:
+        if node.tag == _MERGE_TAG:
+            self._unreadable(
+                path, node, "YAML merge keys (<<) are not supported; write the keys out"
+            )
+            return None
+        if not isinstance(node, ScalarNode):
+            self.issues.append(Issue(path, line, "a key must be plain text, not a list or map"))
+            return None
+        written = self._written(node)
+        key = self._scalar(node, path)
+        if isinstance(key, str):
+            return key
+        self.issues.append(
+            Issue(path, line, f"key {written} {read_as(key, written, self.tree.syntax)}")
+        )
+        return written
+
+    def _sequence(self, node: SequenceNode, path: DataPath) -> list[Any] | None:
+        if not self._tag_ok(node, path, _SEQ_TAG):
+            return None
+        return [
+            self.build(item, (*path, index), item.start_mark.line + 1)
+            for index, item in enumerate(node.value)
+        ]
+
+    def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
+        written = self._written(node)
+        if self.tree.syntax == "json":
+            value = json.loads(written)
+        elif self._tag_ok(node, path, _SCALAR_TAGS):
+            try:
+                value = self.constructor.construct_object(node, deep=True)
+            except ConstructorError as err:
+                self._unreadable(path, node, f"cannot read this value: {err.problem}")
+                return None
+        else:
+            return None
+        if not isinstance(value, str):
+            self.tree.written[path] = written
+        return value
+
+    def _written(self, node: Node) -> str:
+        return self.text[node.start_mark.index : node.end_mark.index]
+
+
+def describe(value: Any, written: str, syntax: Syntax) -> str:
+    """What a non-text scalar was read as, e.g. `the number 1234567 (octal)`."""
+    prefix = "the JSON " if syntax == "json" else "the "
+    if value is None:
+        return "JSON null" if syntax == "json" else "null (no value)"
+    if isinstance(value, bool):
+        return f"{prefix}boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"{prefix}number {value}{_base_note(written)}"
+    if isinstance(value, float):
+        return f"{prefix}number {value}"
+    if isinstance(value, bytes):
+        return "binary data"
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return f"the date {isoformat()}"
+    return f"a {type(value).__name__}"
+
+
+def _base_note(written: str) -> str:
+    digits = written.strip().lstrip("+-").replace("_", "").lower()
+    if ":" in digits:
+        return " (base 60)"
+    for prefix, note in (("0x", " (hexadecimal)"), ("0b", " (binary)")):
+        if digits.startswith(prefix):
+            return note
+    if len(digits) > 1 and digits.startswith("0"):
+        return " (octal)"
+    return ""
+
+
+def read_as(value: Any, written: str, syntax: Syntax) -> str:
+    """The end of a message about a value that should have been text: why, and the fix."""
+    quoted = json.dumps(written)
+    if syntax == "json":
+        return f"is {describe(value, written, syntax)}; write it as a string: {quoted}"
+    return f"was read by YAML as {describe(value, written, syntax)}; quote it: {quoted}"
