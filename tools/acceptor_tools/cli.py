@@ -19,6 +19,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "explain"): "acceptor_tools.explain_command:explain",
     ("policy", "schema"): "acceptor_tools.policy_commands:schema",
     ("local-aws", "serve"): "acceptor_tools.local_aws.serve:serve_command",
+    ("replay",): "acceptor_tools.replay.command:replay_command",
+    ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
 }
 
 
@@ -60,6 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_commands.add_parser("schema", help="print the JSON Schema of policy files")
 
+    diff = policy_commands.add_parser(
+        "diff",
+        help="replay the same events against two policies and list the decisions that change",
+    )
+    diff.add_argument("old", metavar="OLD", help="policy file or folder before the change")
+    diff.add_argument("new", metavar="NEW", help="policy file or folder after the change")
+    diff.add_argument(
+        "--events",
+        nargs="+",
+        default=[],
+        metavar="EVENT_FILE",
+        help="events to replay (default: the demo world's story)",
+    )
+    _replay_options(diff)
+
     local_aws = groups.add_parser("local-aws", help="the local AWS (moto + PrivateLink extension)")
     local_aws_commands = local_aws.add_subparsers(
         dest="command", required=True, metavar="SUBCOMMAND"
@@ -67,15 +84,86 @@ def build_parser() -> argparse.ArgumentParser:
     serve = local_aws_commands.add_parser(
         "serve", help="run the local AWS as a server, seeded with a world file"
     )
-    serve.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000)")
+    serve.add_argument(
+        "--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000; 0: any free port)"
+    )
     serve.add_argument("--world", metavar="FILE", help="world file to seed (YAML)")
+    serve.add_argument(
+        "--create-endpoints",
+        action="store_true",
+        help="also create the world's endpoints at start (default: only the infrastructure)",
+    )
+    serve.add_argument(
+        "--aws-config",
+        metavar="FILE",
+        help="write an AWS CLI config file with a profile per world account to FILE",
+    )
+
+    replay = groups.add_parser(
+        "replay",
+        help="run events through template.yaml's wiring and functions on the local AWS",
+    )
+    replay.add_argument(
+        "events",
+        nargs="*",
+        metavar="EVENT_FILE",
+        help="Lambda inputs (SNS, SQS, scheduled or bus events); none: the demo world's story",
+    )
+    replay.add_argument(
+        "--policy",
+        default="policies",
+        metavar="PATH",
+        help="policy file or folder the functions read (default: policies)",
+    )
+    replay.add_argument(
+        "--diff",
+        metavar="OLD_POLICY",
+        help="also replay against OLD_POLICY and list the decisions that differ from --policy",
+    )
+    _replay_options(replay)
     return parser
+
+
+def _replay_options(parser: argparse.ArgumentParser) -> None:
+    """The options `replay` and `policy diff` share (docs/replay.md)."""
+    parser.add_argument(
+        "--template", default="template.yaml", metavar="FILE", help="default: template.yaml"
+    )
+    parser.add_argument(
+        "--world",
+        default="events/world.yaml",
+        metavar="FILE",
+        help="world the local AWS starts with (default: events/world.yaml)",
+    )
+    parser.add_argument(
+        "--outbox",
+        default="outbox",
+        metavar="DIR",
+        help="where notifications and function logs are written (default: outbox)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter override, repeatable (e.g. DryRun=true)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop waiting for the application to become quiet after this long (default 60)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--json", action="store_true", help="JSON lines (docs/replay.md)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    target = COMMANDS[(args.group, args.command)]
+    command = getattr(args, "command", None)
+    target = COMMANDS[(args.group, command) if command else (args.group,)]
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
     result: int = function(args)
