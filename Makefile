@@ -7,13 +7,27 @@ STAMP := $(VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup demo test lint unit bench clean
+.PHONY: help setup demo demo-policy test lint unit bench clean check-template sam-build
+
+TEMPLATE := template.yaml
+# Only for the template checks (resource specifications); nothing is deployed.
+CHECK_REGION := us-east-1
+CHECK_BUILD := .aws-sam/check
+PYENV_ROOT ?= $(HOME)/.pyenv
+# sam build needs the Lambda runtime's interpreter, python3.13, on PATH. Each candidate is run
+# once: a pyenv shim answers "command not found" when its version is not selected.
+PYTHON313 = $(firstword $(foreach candidate,\
+  $(shell command -v python3.13 2>/dev/null) $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13),\
+  $(shell "$(candidate)" -c "" >/dev/null 2>&1 && echo "$(candidate)")))
 
 help:
 	@echo "make demo   - show the acceptor deciding real requests on the built-in local AWS"
-	@echo "make test   - every test and check (ruff, mypy, pytest)"
+	@echo "make test   - every test and check (ruff, mypy, template checks, sam build, pytest)"
 	@echo "make bench  - benchmarks, printed figures"
 	@echo "make lint   - ruff and mypy only"
+	@echo "make demo-policy    - the example policies explained over example fact sets"
+	@echo "make check-template - cfn-lint (with the serverless rules) and sam validate --lint"
+	@echo "make sam-build      - sam build into a temporary folder, then check the artifacts"
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> setting up $(VENV) (first run takes a minute or two)"
@@ -32,10 +46,48 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test: lint
+test: lint check-template sam-build
 	$(BIN)/pytest -q
 
+# cfn-lint reads .cfnlintrc.yaml, which adds the cfn-lint-serverless rules.
+check-template: $(STAMP)
+	$(BIN)/cfn-lint -- $(TEMPLATE)
+	$(BIN)/sam validate --lint --template-file $(TEMPLATE) --region $(CHECK_REGION)
+
+# Builds into the ignored .aws-sam/check/ (not .aws-sam/build/, which `sam deploy` would pick
+# up), which also bundles and validates the policy (tools/policy_layer/Makefile), then checks
+# that every function artifact holds the acceptor package and no test or local tooling code.
+# --cached (its index lives beside the build folder) is for speed here only: builds for a
+# deploy (samconfig.toml) are never cached, so they always re-validate the policy.
+sam-build: $(STAMP)
+	@python313="$(PYTHON313)"; \
+	if [ -z "$$python313" ]; then \
+	  echo "==> NOTICE: sam build SKIPPED: no working python3.13 (the Lambda runtime) on PATH" \
+	       "or in $(PYENV_ROOT)/versions"; \
+	  exit 0; \
+	fi; \
+	echo "==> sam build with $$python313 (into $(CHECK_BUILD)/build)"; \
+	PATH="$$(dirname "$$python313"):$$PATH" $(BIN)/sam build --template-file $(TEMPLATE) \
+	  --build-dir $(CHECK_BUILD)/build --cache-dir $(CHECK_BUILD)/cache --cached --parallel \
+	  || exit 1; \
+	for function in $(CHECK_BUILD)/build/*Function; do \
+	  test -d "$$function/acceptor/handlers" \
+	    || { echo "$$function: no acceptor/handlers in the artifact"; exit 1; }; \
+	  for unwanted in moto acceptor_tools tests conftest.py; do \
+	    test ! -e "$$function/$$unwanted" \
+	      || { echo "$$function: the artifact holds $$unwanted"; exit 1; }; \
+	  done; \
+	done; \
+	ls $(CHECK_BUILD)/build/PolicyLayer/policies/*.* >/dev/null \
+	  || { echo "PolicyLayer: no policy files in the artifact"; exit 1; }; \
+	echo "==> sam build: OK (artifacts checked)"
+
+# The demo world's story through template.yaml's wiring on the local AWS (docs/replay.md).
 demo: $(STAMP)
+	@$(BIN)/acceptor replay --policy tools/acceptor_tools/replay/demo/policy.yaml
+
+# The policy engine alone: the example policies explained over the example fact sets.
+demo-policy: $(STAMP)
 	@$(BIN)/python -m acceptor_tools.demo
 
 bench: $(STAMP)

@@ -1,0 +1,102 @@
+"""The decision log (DynamoDB `DECISION_TABLE`): one item per decision, kept until its TTL.
+
+Keys: `endpoint_id` (partition) and `decided_at` (sort, ISO 8601 UTC): a connection's history
+reads in order. The revocation notice of an endpoint lives beside its decisions under the
+fixed sort key `revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from acceptor.aws.errors import translate
+from acceptor.decision.verdict import NOTICE_LIFETIME, RevocationNotice
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_ITEMS = 25  # BatchWriteItem's limit
+MAX_ATTEMPTS = 3
+BACKOFF_SECONDS = 0.2
+NOTICE_KEY = "revocation#notice"
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+class DecisionsNotWritten(Exception):
+    def __init__(self, endpoint_ids: Sequence[str]) -> None:
+        self.endpoint_ids = tuple(endpoint_ids)
+        super().__init__(f"{len(endpoint_ids)} decision records were not written")
+
+
+class DecisionLog:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self.table = table
+        self._sleep = sleep
+
+    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Write decision items (each with `endpoint_id` and `decided_at`), 25 per call."""
+        for start in range(0, len(items), BATCH_ITEMS):
+            self._write_chunk(items[start : start + BATCH_ITEMS])
+
+    def notice(self, endpoint_id: str) -> RevocationNotice | None:
+        try:
+            response = self._client.get_item(
+                TableName=self.table,
+                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": NOTICE_KEY}},
+                ConsistentRead=True,
+            )
+        except ClientError as err:
+            raise translate(err, "GetItem") from err
+        item = response.get("Item")
+        if item is None:
+            return None
+        return RevocationNotice(
+            reported_at=datetime.fromisoformat(str(_deserialize(item["reported_at"]))),
+            policy_hash=str(_deserialize(item["policy_hash"])),
+            correlation_id=str(_deserialize(item["correlation_id"])),
+        )
+
+    def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]:
+        expires = notice.reported_at + NOTICE_LIFETIME + timedelta(days=1)
+        return {
+            "endpoint_id": endpoint_id,
+            "decided_at": NOTICE_KEY,
+            "kind": "revocation-notice",
+            "reported_at": notice.reported_at.isoformat(),
+            "policy_hash": notice.policy_hash,
+            "correlation_id": notice.correlation_id,
+            "expires_at": int(expires.timestamp()),
+        }
+
+    def _write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
+        requests: list[Any] = [
+            {"PutRequest": {"Item": {k: _serialize(v) for k, v in item.items()}}} for item in items
+        ]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = self._client.batch_write_item(RequestItems={self.table: requests})
+            except ClientError as err:
+                raise translate(err, "BatchWriteItem") from err
+            requests = list(response.get("UnprocessedItems", {}).get(self.table, []))
+            if not requests:
+                return
+            if attempt < MAX_ATTEMPTS:
+                self._sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+        raise DecisionsNotWritten(
+            [str(_deserialize(r["PutRequest"]["Item"]["endpoint_id"])) for r in requests]
+        )

@@ -1,0 +1,88 @@
+"""The provider's side of EC2: connections to our endpoint services, accept and reject."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from acceptor.aws.errors import translate
+from acceptor.decision.actions import Act, ItemFailure, failures_of
+from acceptor.decision.connection import Connection
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+PAGE_SIZE = 1000  # DescribeVpcEndpointConnections' maximum MaxResults
+# IDs per `vpc-endpoint-id` filter: EC2 filters commonly take up to 200 values.
+FILTER_IDS = 200
+
+ACTIONS: dict[Act, str] = {
+    "accept": "AcceptVpcEndpointConnections",
+    "reject": "RejectVpcEndpointConnections",
+}
+
+
+class ProviderEc2:
+    def __init__(self, client: EC2Client, region: str) -> None:
+        self._client = client
+        self.region = region
+
+    def connections(
+        self, service_id: str | None, endpoint_ids: Sequence[str]
+    ) -> dict[str, Connection]:
+        """Re-read connections by endpoint ID; one AWS no longer shows is absent from the result."""
+        wanted = sorted(set(endpoint_ids))
+        found: dict[str, Connection] = {}
+        for start in range(0, len(wanted), FILTER_IDS):
+            filters: list[tuple[str, list[str]]] = [
+                ("vpc-endpoint-id", wanted[start : start + FILTER_IDS])
+            ]
+            if service_id is not None:
+                filters.append(("service-id", [service_id]))
+            found.update((c.endpoint_id, c) for c in self._describe(filters))
+        return found
+
+    def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:
+        return self._describe([("service-id", [service_id]), ("vpc-endpoint-state", [state])])
+
+    def owned_services(self) -> list[str]:
+        """Every endpoint service of this account that requires acceptance."""
+        paginator = self._client.get_paginator("describe_vpc_endpoint_service_configurations")
+        try:
+            return [
+                service["ServiceId"]
+                for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE})
+                for service in page.get("ServiceConfigurations", [])
+                if service.get("AcceptanceRequired") and "ServiceId" in service
+            ]
+        except ClientError as err:
+            raise translate(err, "DescribeVpcEndpointServiceConfigurations") from err
+
+    def act(self, act: Act, service_id: str, endpoint_ids: Sequence[str]) -> dict[str, ItemFailure]:
+        """Accept or reject in one call; returns the per-item failures (`Unsuccessful`)."""
+        request: dict[str, Any] = {"ServiceId": service_id, "VpcEndpointIds": list(endpoint_ids)}
+        try:
+            if act == "accept":
+                response: Mapping[str, Any] = self._client.accept_vpc_endpoint_connections(
+                    **request
+                )
+            else:
+                response = self._client.reject_vpc_endpoint_connections(**request)
+        except ClientError as err:
+            raise translate(err, ACTIONS[act]) from err
+        return failures_of(response.get("Unsuccessful", []))
+
+    def _describe(self, filters: list[tuple[str, list[str]]]) -> Iterator[Connection]:
+        paginator = self._client.get_paginator("describe_vpc_endpoint_connections")
+        pages = paginator.paginate(
+            Filters=[{"Name": name, "Values": values} for name, values in filters],
+            PaginationConfig={"PageSize": PAGE_SIZE},
+        )
+        try:
+            for page in pages:
+                for item in page.get("VpcEndpointConnections", []):
+                    yield Connection.from_describe(item, self.region)
+        except ClientError as err:
+            raise translate(err, "DescribeVpcEndpointConnections") from err

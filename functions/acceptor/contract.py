@@ -1,0 +1,192 @@
+"""The bus contract: the detail of every event the acceptor puts on its bus (docs/events.md).
+
+Readers are tolerant (unknown fields are ignored, so a producer may add optional fields without
+a new version); writers produce exactly these models. A change that removes, renames or changes
+the meaning of a field bumps `version`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from acceptor.notification import EventType
+
+SOURCE = "privatelink-acceptor"
+CONTRACT_VERSION: Literal["1"] = "1"
+
+
+class DetailType(StrEnum):
+    REQUESTED = "Endpoint Connection Requested"
+    DECIDED = "Endpoint Connection Decided"
+    STATE_CHANGED = "Endpoint Connection State Changed"
+
+
+Origin = Literal["notification", "sweep", "hold-expired", "revocation"]
+DecisionName = Literal["accept", "reject", "hold", "ignore"]
+ActionType = Literal["accept", "reject", "none"]
+ActionResult = Literal["succeeded", "failed", "skipped", "dry-run"]
+
+ServiceIdText = Annotated[str, Field(pattern=r"^vpce-svc-[0-9a-f]{8,17}$")]
+EndpointIdText = Annotated[str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")]
+AccountText = Annotated[str, Field(pattern=r"^\d{12}$")]
+
+
+def _aware(value: datetime) -> datetime:
+    # A naive time would be read as local time somewhere downstream: refuse the ambiguity.
+    if value.tzinfo is None:
+        raise ValueError("a time needs its offset (e.g. 2025-01-31T12:00:00Z)")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Detail(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: Literal["1"] = CONTRACT_VERSION
+
+    def to_event_detail(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class RequestedDetail(_Detail):
+    """A pending connection to decide (or an available one to re-check, origin `revocation`)."""
+
+    service_id: ServiceIdText
+    endpoint_id: EndpointIdText
+    account: AccountText
+    region: str
+    state: str
+    created_at: Timestamp
+    origin: Origin
+    correlation_id: str
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ActionType
+    result: ActionResult
+    error: str | None = None
+
+
+class RuleStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    decision: Literal["accept", "reject", "hold"]
+    status: Literal["matched", "unmatched", "unknown"]
+    file: str
+    unknown_facts: list[str] = Field(default_factory=list)
+
+
+class DecidedDetail(_Detail):
+    service_id: ServiceIdText
+    endpoint_id: EndpointIdText
+    account: AccountText
+    region: str
+    origin: Origin
+    decision: DecisionName
+    rule: str | None
+    reason: str
+    missing_facts: list[str]
+    unknown_reasons: dict[str, str] = Field(default_factory=dict)
+    rules: list[RuleStatus]
+    """The rules that matched or were unknown; unmatched rules are left out (event size)."""
+    policy_hash: str
+    dry_run: bool
+    action: Action
+    state_before: str | None
+    state_after: str | None
+    security_groups: dict[str, Any] | None
+    """The deciding accept rule's `security_groups`, as written in the policy; else null."""
+    notify: list[str]
+    vpc_id: str | None
+    vpc_cidrs: list[str] | None
+    """IPv4 and IPv6 CIDR blocks of the consumer VPC; null when unknown."""
+    revocation: Literal["reported", "enforced"] | None = None
+    created_at: Timestamp | None
+    decided_at: Timestamp
+    correlation_id: str
+
+
+class StateChangedDetail(_Detail):
+    service_id: ServiceIdText | None
+    endpoint_id: EndpointIdText
+    account: AccountText | None
+    region: str | None
+    state: str
+    event_type: EventType | None
+    found: bool
+    """False when DescribeVpcEndpointConnections no longer shows the connection."""
+    correlation_id: str
+
+
+DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
+    DetailType.REQUESTED: RequestedDetail,
+    DetailType.DECIDED: DecidedDetail,
+    DetailType.STATE_CHANGED: StateChangedDetail,
+}
+
+
+class BusEvent(BaseModel):
+    """One PutEvents entry, before it is given to the bus adapter."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detail_type: DetailType
+    detail: _Detail
+    resources: tuple[str, ...] = ()
+
+    def entry(self, bus_name: str) -> dict[str, Any]:
+        return {
+            "Source": SOURCE,
+            "DetailType": self.detail_type.value,
+            "Detail": json.dumps(self.detail.to_event_detail(), separators=(",", ":")),
+            "EventBusName": bus_name,
+            "Resources": list(self.resources),
+        }
+
+
+def requested(detail: RequestedDetail) -> BusEvent:
+    return BusEvent(detail_type=DetailType.REQUESTED, detail=detail)
+
+
+def decided(detail: DecidedDetail) -> BusEvent:
+    return BusEvent(detail_type=DetailType.DECIDED, detail=detail)
+
+
+def state_changed(detail: StateChangedDetail) -> BusEvent:
+    return BusEvent(detail_type=DetailType.STATE_CHANGED, detail=detail)
+
+
+# The same events as Lambda receives them from the bus (an EventBridge envelope): what the
+# handlers of this and the next functions parse at their boundary. `account` is always there in
+# AWS; moto's bus-to-queue delivery leaves it out, and nothing here reads it.
+class _FromBus(EventBridgeModel):
+    account: str | None = None  # type: ignore[assignment]
+
+
+class RequestedEvent(_FromBus):
+    source: Literal["privatelink-acceptor"]
+    detail_type: Literal["Endpoint Connection Requested"] = Field(alias="detail-type")
+    detail: RequestedDetail
+
+
+class DecidedEvent(_FromBus):
+    source: Literal["privatelink-acceptor"]
+    detail_type: Literal["Endpoint Connection Decided"] = Field(alias="detail-type")
+    detail: DecidedDetail
+
+
+class StateChangedEvent(_FromBus):
+    source: Literal["privatelink-acceptor"]
+    detail_type: Literal["Endpoint Connection State Changed"] = Field(alias="detail-type")
+    detail: StateChangedDetail

@@ -1,0 +1,53 @@
+"""The Reconcile plan: which Requested events a sweep puts on the bus, and with which origin.
+
+Every pending connection of a managed service is requested again (lost notifications, policy
+changes); one held longer than the governing files' `hold.expires_after` goes with origin
+`hold-expired` (Decide rejects it if the policy still holds it). Available connections of
+services whose policy sets `revoke: true` go with origin `revocation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from acceptor.contract import Origin, RequestedDetail
+from acceptor.decision.connection import Connection
+from acceptor.decision.verdict import hold_expired, revocation_enabled
+from acceptor.policy.policy_set import PolicySet
+
+
+def sweep_origin(connection: Connection, policy: PolicySet, now: datetime) -> Origin:
+    return "hold-expired" if hold_expired(policy, connection, now) else "sweep"
+
+
+def services_to_revoke(policy: PolicySet, services: Iterable[str]) -> list[str]:
+    return [service for service in services if revocation_enabled(policy, service)]
+
+
+def pending_requests(
+    connections: Iterable[Connection], policy: PolicySet, now: datetime, correlation_id: str
+) -> list[RequestedDetail]:
+    return [
+        _request(connection, sweep_origin(connection, policy, now), correlation_id)
+        for connection in connections
+    ]
+
+
+def revocation_requests(
+    connections: Iterable[Connection], correlation_id: str
+) -> list[RequestedDetail]:
+    return [_request(connection, "revocation", correlation_id) for connection in connections]
+
+
+def _request(connection: Connection, origin: Origin, correlation_id: str) -> RequestedDetail:
+    return RequestedDetail(
+        service_id=connection.service_id,
+        endpoint_id=connection.endpoint_id,
+        account=connection.account,
+        region=connection.region,
+        state=connection.state,
+        created_at=connection.created_at,
+        origin=origin,
+        correlation_id=correlation_id,
+    )

@@ -1,0 +1,1 @@
+"""What each function does, between its thin handler and the adapters: one module per flow."""

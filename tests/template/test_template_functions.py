@@ -1,0 +1,264 @@
+"""The functions of template.yaml: code, settings, failure paths, logs, alarms, dashboard."""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+import pytest
+from sam_template import ROOT, Stack, environment, function_property, functions, load, resources
+
+from acceptor.settings import Settings
+
+pytestmark = pytest.mark.disable_socket
+
+FUNCTIONS = ("IngestFunction", "ReconcileFunction", "DecideFunction")
+ASYNC_EVENTS = {"SNS", "Schedule"}
+# Powertools reads these itself; every other variable must be a Settings field.
+POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load()
+
+
+def _ref_target(value: Any) -> str:
+    """The logical ID an intrinsic points at: !Ref X, !GetAtt X.Attr, !Sub "...${X}..."."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    raise AssertionError(f"not a reference: {value}")
+
+
+def test_the_template_has_the_functions_of_the_contract(template: dict[str, Any]) -> None:
+    assert sorted(functions(template)) == sorted(FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_module_exists_under_the_code_uri_and_defines_the_handler(
+    template: dict[str, Any], function: str
+) -> None:
+    code_uri = function_property(template, function, "CodeUri")
+    module, attribute = function_property(template, function, "Handler").rsplit(".", 1)
+
+    source = ROOT / code_uri / (module.replace(".", "/") + ".py")
+    assert source.is_file(), f"{function}: no {source.relative_to(ROOT)}"
+    names = {
+        node.name
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    assert attribute in names, f"{source.relative_to(ROOT)} defines no {attribute}()"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_runs_python_3_13_on_arm64_with_tracing(
+    template: dict[str, Any], function: str
+) -> None:
+    assert function_property(template, function, "Runtime") == "python3.13"
+    assert function_property(template, function, "Architectures") == ["arm64"]
+    assert function_property(template, function, "Tracing") == "Active"
+    assert function_property(template, function, "CodeUri") == "functions/"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_environment_variable_is_a_settings_field_or_powertools_own(
+    template: dict[str, Any], function: str
+) -> None:
+    aliases = {field.alias for field in Settings.model_fields.values()}
+
+    unknown = set(environment(template, function)) - aliases - POWERTOOLS
+
+    assert unknown == set()
+
+
+def test_powertools_metrics_land_where_the_dashboard_and_alarms_look(
+    template: dict[str, Any],
+) -> None:
+    variables = environment(template, "DecideFunction")
+
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "privatelink-acceptor"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "PrivateLinkAcceptor"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_reads_the_policy_from_the_bundled_layer(
+    template: dict[str, Any], function: str
+) -> None:
+    layer = template["Resources"]["PolicyLayer"]
+
+    assert environment(template, function)["POLICY_PATH"] == "/opt/policies"
+    assert {"Ref": "PolicyLayer"} in function_property(template, function, "Layers")
+    assert layer["Properties"]["ContentUri"] == "policies/"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert (ROOT / layer["Metadata"]["ContextPath"] / "Makefile").is_file()
+
+
+def test_decide_gets_the_tables_and_the_settings_of_its_facts(template: dict[str, Any]) -> None:
+    variables = environment(template, "DecideFunction")
+
+    assert variables["DECISION_TABLE"] == {"Ref": "DecisionTable"}
+    assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert variables["CONSUMER_ROLE_EXTERNAL_ID"] == {"Ref": "ExternalId"}
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "ReconcileFunction"])
+def test_asynchronously_invoked_function_has_retries_and_an_sqs_on_failure_destination(
+    template: dict[str, Any], function: str
+) -> None:
+    properties = template["Resources"][function]["Properties"]
+    invoke = properties["EventInvokeConfig"]
+
+    assert {e["Type"] for e in properties["Events"].values()} <= ASYNC_EVENTS
+    assert 0 <= invoke["MaximumRetryAttempts"] <= 2
+    destination = _ref_target(invoke["DestinationConfig"]["OnFailure"]["Destination"])
+    assert template["Resources"][destination]["Type"] == "AWS::SQS::Queue"
+
+
+def test_undeliverable_notifications_and_sweeps_have_dead_letter_queues(
+    template: dict[str, Any],
+) -> None:
+    notification = template["Resources"]["IngestFunction"]["Properties"]["Events"]["Notification"]
+    sweep = template["Resources"]["ReconcileFunction"]["Properties"]["Events"]["Sweep"]
+
+    redrive = notification["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+    assert _ref_target(redrive) == "IngestDeadLetterQueue"
+    assert _ref_target(sweep["Properties"]["DeadLetterConfig"]["Arn"]) == "ReconcileDeadLetterQueue"
+
+
+def test_decide_reads_the_queue_in_batches_and_reports_partial_failures(
+    template: dict[str, Any],
+) -> None:
+    (event,) = template["Resources"]["DecideFunction"]["Properties"]["Events"].values()
+    source = event["Properties"]
+
+    assert event["Type"] == "SQS"
+    assert _ref_target(source["Queue"]) == "DecideQueue"
+    assert source["BatchSize"] >= 10
+    assert 1 <= source["MaximumBatchingWindowInSeconds"] <= 20
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_decide_queue_outlasts_six_function_timeouts_and_dead_letters_after_retries(
+    template: dict[str, Any],
+) -> None:
+    queue = template["Resources"]["DecideQueue"]["Properties"]
+    timeout = function_property(template, "DecideFunction", "Timeout")
+
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert _ref_target(queue["RedrivePolicy"]["deadLetterTargetArn"]) == "DecideDeadLetterQueue"
+    assert 1 < queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+
+
+def test_decide_rule_routes_requested_events_to_the_queue_with_its_own_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    rule = template["Resources"]["DecideRule"]["Properties"]
+    (target,) = rule["Targets"]
+
+    assert rule["EventPattern"] == {
+        "source": ["privatelink-acceptor"],
+        "detail-type": ["Endpoint Connection Requested"],
+    }
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert _ref_target(target["Arn"]) == "DecideQueue"
+    assert _ref_target(target["DeadLetterConfig"]["Arn"]) == "DecideRuleDeadLetterQueue"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+def test_the_bus_is_archived_with_a_retention(template: dict[str, Any]) -> None:
+    archive = template["Resources"]["EventArchive"]["Properties"]
+
+    assert _ref_target(archive["SourceArn"]) == "EventBus"
+    assert archive["RetentionDays"] == {"Ref": "EventArchiveRetentionDays"}
+
+
+def test_queue_policies_let_in_only_their_own_sources(template: dict[str, Any]) -> None:
+    for name, policy in resources(template, "AWS::SQS::QueuePolicy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Condition"], f"{name}: {statement['Sid']} has no source condition"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_has_its_own_log_group_with_the_retention_parameter(
+    template: dict[str, Any], function: str
+) -> None:
+    groups = [
+        group["Properties"]
+        for group in resources(template, "AWS::Logs::LogGroup").values()
+        if group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    ]
+
+    assert [g["RetentionInDays"] for g in groups] == [{"Ref": "LogRetentionDays"}]
+
+
+def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmDescription"]
+    return alarms
+
+
+def _alarmed(template: dict[str, Any], namespace: str, metric: str) -> set[str]:
+    return {
+        _ref_target(dimension["Value"])
+        for alarm in _alarms(template)
+        if (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric)
+        for dimension in alarm["Dimensions"]
+    }
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_an_alarm_on(template: dict[str, Any], metric: str) -> None:
+    assert _alarmed(template, "AWS/Lambda", metric) == set(FUNCTIONS)
+
+
+def test_every_dead_letter_queue_depth_is_alarmed(template: dict[str, Any]) -> None:
+    dead_letter_queues = {
+        name for name in resources(template, "AWS::SQS::Queue") if "DeadLetter" in name
+    }
+
+    assert dead_letter_queues
+    assert _alarmed(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible") == dead_letter_queues
+
+
+def test_a_stuck_decide_queue_is_alarmed(template: dict[str, Any]) -> None:
+    assert _alarmed(template, "AWS/SQS", "ApproximateAgeOfOldestMessage") == {"DecideQueue"}
+
+
+def test_dashboard_shows_decisions_by_outcome_latency_and_errors(template: dict[str, Any]) -> None:
+    stack = Stack(template, {"ManagedServiceIds": "vpce-svc-0123456789abcdef0"})
+    body = json.loads(
+        stack.resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+    )
+
+    metrics = {
+        (metric[0], metric[1])
+        for widget in body["widgets"]
+        for metric in widget["properties"]["metrics"]
+    }
+    acceptor = {name for namespace, name in metrics if namespace == "PrivateLinkAcceptor"}
+    assert acceptor == {"Accepted", "Rejected", "Held", "Ignored", "DecisionLatency", "Errors"}
+    assert ("AWS/Lambda", "Errors") in metrics
+
+
+def test_tables_keep_the_documented_layout(template: dict[str, Any]) -> None:
+    decisions = template["Resources"]["DecisionTable"]["Properties"]
+    idempotency = template["Resources"]["IdempotencyTable"]["Properties"]
+
+    assert [(k["AttributeName"], k["KeyType"]) for k in decisions["KeySchema"]] == [
+        ("endpoint_id", "HASH"),
+        ("decided_at", "RANGE"),
+    ]
+    assert decisions["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert [(k["AttributeName"], k["KeyType"]) for k in idempotency["KeySchema"]] == [
+        ("id", "HASH")
+    ]
+    assert idempotency["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }

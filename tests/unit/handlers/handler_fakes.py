@@ -1,0 +1,142 @@
+"""Fakes of the adapters (EC2, bus, consumer facts) for flow tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from acceptor.aws.bus import FailedEntry
+from acceptor.aws.errors import AwsError
+from acceptor.contract import BusEvent
+from acceptor.decision.actions import Act, ItemFailure
+from acceptor.decision.connection import Connection
+from acceptor.decision.gather import ConsumerFacts
+
+NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "privatelink-acceptor-DecideFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:999988887777:function:privatelink-acceptor-DecideFunction"
+    )
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def write_policy(folder: Path, text: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "acceptor.yaml").write_text(text)
+    return str(folder)
+
+
+class FakeEc2:
+    """Connections in memory; accept/reject move them, or fail as told."""
+
+    region = "us-east-1"
+
+    def __init__(self, connections: Sequence[Connection] = ()) -> None:
+        self.connections_by_id = {c.endpoint_id: c for c in connections}
+        self.calls: list[tuple[str, str, tuple[str, ...]]] = []
+        self.item_failures: dict[str, list[ItemFailure]] = {}
+        """Failures to report for an endpoint, one per call, in order."""
+        self.call_error: AwsError | None = None
+        self.describe_error: AwsError | None = None
+
+    def connections(self, service_id: str | None, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+        self.calls.append(("describe", service_id or "", tuple(endpoint_ids)))
+        if self.describe_error is not None:
+            raise self.describe_error
+        return {
+            e: self.connections_by_id[e]
+            for e in endpoint_ids
+            if e in self.connections_by_id
+            and (service_id is None or self.connections_by_id[e].service_id == service_id)
+        }
+
+    def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:
+        self.calls.append(("list", service_id, (state,)))
+        for connection in self.connections_by_id.values():
+            if connection.service_id == service_id and connection.state == state:
+                yield connection
+
+    def owned_services(self) -> list[str]:
+        return sorted({c.service_id for c in self.connections_by_id.values()})
+
+    def act(self, act: Act, service_id: str, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+        self.calls.append((act, service_id, tuple(endpoint_ids)))
+        if self.call_error is not None:
+            raise self.call_error
+        failures: dict[str, ItemFailure] = {}
+        for endpoint_id in endpoint_ids:
+            queued = self.item_failures.get(endpoint_id)
+            if queued:
+                failures[endpoint_id] = queued.pop(0)
+                continue
+            current = self.connections_by_id[endpoint_id]
+            target = "available" if act == "accept" else "rejected"
+            self.connections_by_id[endpoint_id] = Connection(
+                current.service_id,
+                current.endpoint_id,
+                current.account,
+                current.region,
+                target,
+                current.created_at,
+            )
+        return failures
+
+    def actions(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return [call for call in self.calls if call[0] in ("accept", "reject")]
+
+
+class FakeBus:
+    def __init__(self) -> None:
+        self.events: list[BusEvent] = []
+        self.fail_next: int = 0
+        """Report this many of the next events as failed (ThrottlingException)."""
+
+    def try_put(self, events: Sequence[BusEvent]) -> list[FailedEntry]:
+        failed = [
+            FailedEntry(i, "ThrottlingException", "slow down")
+            for i in range(min(self.fail_next, len(events)))
+        ]
+        self.fail_next -= len(failed)
+        self.events.extend(e for i, e in enumerate(events) if i >= len(failed))
+        return failed
+
+    def put(self, events: Sequence[BusEvent]) -> None:
+        self.events.extend(events)
+
+
+class FakeConsumers:
+    def __init__(self, by_endpoint: dict[str, ConsumerFacts] | None = None) -> None:
+        self.by_endpoint = by_endpoint or {}
+        self.lookups: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def facts(
+        self, account: str, region: str, endpoint_ids: Sequence[str]
+    ) -> dict[str, ConsumerFacts]:
+        self.lookups.append((account, region, tuple(endpoint_ids)))
+        return {
+            e: self.by_endpoint.get(e, ConsumerFacts.unknown("no consumer role configured"))
+            for e in endpoint_ids
+        }
+
+
+def pending(
+    endpoint_id: str,
+    *,
+    account: str = "111122223333",
+    service_id: str = "vpce-svc-0a1b2c3d4e5f67890",
+    state: str = "pendingAcceptance",
+    age: timedelta = timedelta(seconds=5),
+) -> Connection:
+    return Connection(service_id, endpoint_id, account, "us-east-1", state, NOW - age)

@@ -1,0 +1,444 @@
+"""The Decide flow over a batch, with the adapters faked: grouping, idempotency, failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+from handler_fakes import NOW, FakeBus, FakeConsumers, FakeEc2, pending
+
+from acceptor.aws.errors import AccessDenied, Throttled
+from acceptor.aws.idempotency import Claim, MemoryGuard
+from acceptor.aws.organizations import OrganizationsReader
+from acceptor.contract import DecidedDetail, Origin, RequestedDetail, RequestedEvent
+from acceptor.decision.actions import ItemFailure
+from acceptor.decision.connection import Connection
+from acceptor.decision.gather import ConsumerFacts
+from acceptor.decision.verdict import RevocationNotice
+from acceptor.flows.decide import BatchOutcome, DecideDeps, decide_batch
+from acceptor.policy.model import PolicyFile
+from acceptor.policy.policy_set import PolicyDocument, PolicySet
+
+A = "vpce-svc-0a1b2c3d4e5f67890"
+B = "vpce-svc-0b2c3d4e5f6a78901"
+PAYMENTS, ANALYTICS, SANDBOX, PARTNER = (
+    "111122223333",
+    "222233334444",
+    "444455556666",
+    "777788889999",
+)
+
+POLICY = PolicySet.from_documents(
+    [
+        PolicyDocument(
+            "policies/acceptor.yaml",
+            PolicyFile.model_validate(
+                {
+                    "version": 1,
+                    "services": ["*"],
+                    "default": "hold",
+                    "revoke": True,
+                    "rules": [
+                        {
+                            "name": "payments",
+                            "decision": "accept",
+                            "when": {"accounts": [PAYMENTS, ANALYTICS]},
+                        },
+                        {"name": "sandbox", "decision": "reject", "when": {"accounts": [SANDBOX]}},
+                    ],
+                }
+            ),
+        )
+    ]
+)
+
+
+def body(connection: Connection, origin: Origin = "sweep", correlation: str = "sweep-1") -> str:
+    detail = RequestedDetail(
+        service_id=connection.service_id,
+        endpoint_id=connection.endpoint_id,
+        account=connection.account,
+        region=connection.region,
+        state=connection.state,
+        created_at=connection.created_at,
+        origin=origin,
+        correlation_id=correlation,
+    )
+    event = {
+        "version": "0",
+        "id": f"id-{connection.endpoint_id}-{origin}-{correlation}",
+        "detail-type": "Endpoint Connection Requested",
+        "source": "privatelink-acceptor",
+        "account": "999988887777",
+        "time": "2025-03-04T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail.model_dump(mode="json"),
+    }
+    RequestedEvent.model_validate(event)
+    return json.dumps(event)
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.notices: dict[str, RevocationNotice] = {}
+
+    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
+        for item in items:
+            self.items.append(dict(item))
+            if item.get("kind") == "revocation-notice":
+                self.notices[item["endpoint_id"]] = RevocationNotice(
+                    NOW, item["policy_hash"], item["correlation_id"]
+                )
+
+    def notice(self, endpoint_id: str) -> RevocationNotice | None:
+        return self.notices.get(endpoint_id)
+
+    def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]:
+        return {
+            "endpoint_id": endpoint_id,
+            "kind": "revocation-notice",
+            "policy_hash": notice.policy_hash,
+            "correlation_id": notice.correlation_id,
+        }
+
+
+class Harness:
+    def __init__(self, connections: Sequence[Connection], **consumer: ConsumerFacts) -> None:
+        self.ec2 = FakeEc2(connections)
+        self.bus = FakeBus()
+        self.guard = MemoryGuard()
+        self.consumers = FakeConsumers(dict(consumer))
+        self.log = FakeLog()
+
+    def run(self, messages: Sequence[tuple[str, str]], *, dry_run: bool = False) -> BatchOutcome:
+        deps = DecideDeps(
+            ec2=cast(Any, self.ec2),
+            consumers=cast(Any, self.consumers),
+            organizations=OrganizationsReader(None),
+            bus=self.bus,
+            guard=self.guard,
+            log=cast(Any, self.log),
+            clock=lambda: NOW,
+        )
+        return decide_batch(messages, POLICY, deps, dry_run=dry_run, ttl=timedelta(days=1))
+
+    def decided(self) -> dict[str, DecidedDetail]:
+        return {d.endpoint_id: d for d in (cast(DecidedDetail, e.detail) for e in self.bus.events)}
+
+    def state(self, endpoint_id: str) -> str:
+        return self.ec2.connections_by_id[endpoint_id].state
+
+
+def test_batch_accepts_rejects_and_holds_with_one_call_per_service_and_action() -> None:
+    connections = [
+        pending("vpce-00000001", account=PAYMENTS),
+        pending("vpce-00000002", account=ANALYTICS),
+        pending("vpce-00000003", account=SANDBOX),
+        pending("vpce-00000004", account=PARTNER),
+        pending("vpce-00000005", account=PAYMENTS, service_id=B),
+    ]
+    harness = Harness(connections)
+
+    outcome = harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)])
+
+    assert outcome.failures == {}
+    assert sorted(harness.ec2.actions()) == [
+        ("accept", A, ("vpce-00000001", "vpce-00000002")),
+        ("accept", B, ("vpce-00000005",)),
+        ("reject", A, ("vpce-00000003",)),
+    ]
+    decided = harness.decided()
+    assert {e: d.decision for e, d in decided.items()} == {
+        "vpce-00000001": "accept",
+        "vpce-00000002": "accept",
+        "vpce-00000003": "reject",
+        "vpce-00000004": "hold",
+        "vpce-00000005": "accept",
+    }
+    assert decided["vpce-00000001"].state_after == "available"
+    assert decided["vpce-00000004"].action.result == "skipped"
+    assert harness.state("vpce-00000003") == "rejected"
+    assert len(harness.log.items) == 5
+
+
+def test_consumer_facts_are_read_once_per_account() -> None:
+    connections = [pending(f"vpce-0000000{i}", account=PAYMENTS) for i in range(1, 4)]
+    harness = Harness(connections)
+
+    harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)])
+
+    assert harness.consumers.lookups == [
+        (PAYMENTS, "us-east-1", ("vpce-00000001", "vpce-00000002", "vpce-00000003"))
+    ]
+
+
+def test_dry_run_decides_records_and_publishes_but_calls_nothing() -> None:
+    connections = [pending("vpce-00000001"), pending("vpce-00000003", account=SANDBOX)]
+    harness = Harness(connections)
+
+    outcome = harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)], dry_run=True)
+
+    assert outcome.failures == {}
+    assert harness.ec2.actions() == []
+    decided = harness.decided()
+    assert decided["vpce-00000001"].action.model_dump() == {
+        "type": "accept",
+        "result": "dry-run",
+        "error": None,
+    }
+    assert decided["vpce-00000003"].dry_run
+    assert harness.state("vpce-00000001") == "pendingAcceptance"
+    assert len(harness.log.items) == 2
+
+
+def test_duplicate_event_in_a_later_batch_acts_once() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.run([("m1", body(connection))])
+
+    again = harness.run([("m1-redelivered", body(connection))])
+
+    assert again.duplicates == ["m1-redelivered"]
+    assert len(harness.ec2.actions()) == 1
+    assert len(harness.bus.events) == 1
+
+
+def test_identical_events_in_one_batch_make_one_decision() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+
+    outcome = harness.run([("m1", body(connection)), ("m2", body(connection))])
+
+    assert outcome.failures == {}
+    assert len(harness.ec2.actions()) == 1
+    assert len(harness.bus.events) == 1
+
+
+def test_a_notification_and_a_sweep_for_one_endpoint_in_one_batch_decide_once() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+
+    outcome = harness.run(
+        [("m1", body(connection, "notification", "msg-1")), ("m2", body(connection))]
+    )
+
+    assert outcome.failures == {}
+    assert harness.ec2.actions() == [("accept", A, ("vpce-00000001",))]
+    assert len(harness.bus.events) == 1
+
+
+def test_throttled_item_is_retried_once_within_the_invocation() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.ec2.item_failures["vpce-00000001"] = [ItemFailure("RequestLimitExceeded", "slow")]
+
+    outcome = harness.run([("m1", body(connection))])
+
+    assert outcome.failures == {}
+    assert len(harness.ec2.actions()) == 2
+    assert harness.decided()["vpce-00000001"].action.result == "succeeded"
+
+
+def test_item_throttled_twice_goes_back_to_the_queue_and_succeeds_later() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.ec2.item_failures["vpce-00000001"] = [
+        ItemFailure("RequestLimitExceeded", "slow"),
+        ItemFailure("RequestLimitExceeded", "slow"),
+    ]
+
+    first = harness.run([("m1", body(connection))])
+    second = harness.run([("m1", body(connection))])
+
+    assert set(first.failures) == {"m1"}
+    assert harness.bus.events[0].detail.endpoint_id == "vpce-00000001"  # type: ignore[attr-defined]
+    assert second.failures == {}
+    assert harness.state("vpce-00000001") == "available"
+
+
+def test_unsuccessful_item_of_a_deleted_connection_is_reported_not_retried() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.ec2.item_failures["vpce-00000001"] = [
+        ItemFailure("InvalidVpcEndpointId.NotFound", "The endpoint was deleted")
+    ]
+
+    outcome = harness.run([("m1", body(connection))])
+
+    assert outcome.failures == {}
+    action = harness.decided()["vpce-00000001"].action
+    assert (action.type, action.result) == ("accept", "failed")
+    assert action.error == "InvalidVpcEndpointId.NotFound: The endpoint was deleted"
+
+
+def test_unsuccessful_item_already_in_the_wanted_state_is_success() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.ec2.item_failures["vpce-00000001"] = [ItemFailure("InvalidState", "not pending")]
+    harness.ec2.connections_by_id["vpce-00000001"] = connection
+    original = harness.ec2.connections
+
+    def accepted_meanwhile(service_id: str | None, endpoint_ids: Sequence[str]) -> Any:
+        found = original(service_id, endpoint_ids)
+        if harness.ec2.actions():
+            found = {e: pending(e, state="available") for e in found}
+        return found
+
+    harness.ec2.connections = accepted_meanwhile  # type: ignore[method-assign]
+
+    harness.run([("m1", body(connection))])
+
+    assert harness.decided()["vpce-00000001"].action.result == "succeeded"
+
+
+def test_a_failed_accept_call_fails_its_records_and_never_accepts() -> None:
+    connections = [pending("vpce-00000001"), pending("vpce-00000003", account=SANDBOX)]
+    harness = Harness(connections)
+    harness.ec2.call_error = AccessDenied("AcceptVpcEndpointConnections", "AccessDenied", "no")
+
+    outcome = harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)])
+
+    assert set(outcome.failures) == {"m0", "m1"}
+    assert harness.bus.events == []
+    assert harness.log.items == []
+
+
+def test_a_failed_describe_fails_that_services_records_only() -> None:
+    connections = [pending("vpce-00000001")]
+    harness = Harness(connections)
+    harness.ec2.describe_error = Throttled("DescribeVpcEndpointConnections", "Throttling", "x")
+
+    outcome = harness.run([("m1", body(connections[0]))])
+
+    assert set(outcome.failures) == {"m1"}
+    assert harness.ec2.actions() == []
+
+
+def test_a_body_that_is_not_a_requested_event_fails_alone() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+
+    outcome = harness.run([("bad", '{"detail-type": "Something"}'), ("m1", body(connection))])
+
+    assert set(outcome.failures) == {"bad"}
+    assert len(harness.bus.events) == 1
+
+
+def test_a_connection_no_longer_pending_is_ignored_without_a_call() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([pending("vpce-00000001", state="available")])
+
+    harness.run([("m1", body(connection))])
+
+    decided = harness.decided()["vpce-00000001"]
+    assert (decided.decision, decided.action.type) == ("ignore", "none")
+    assert harness.ec2.actions() == []
+
+
+def test_a_decided_event_not_put_is_put_on_redelivery_without_acting_again() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.bus.fail_next = 1
+
+    first = harness.run([("m1", body(connection))])
+    second = harness.run([("m1", body(connection))])
+
+    assert set(first.failures) == {"m1"}
+    assert second.failures == {}
+    assert second.duplicates == ["m1"]
+    assert len(harness.ec2.actions()) == 1
+    assert [e.detail.endpoint_id for e in harness.bus.events] == ["vpce-00000001"]  # type: ignore[attr-defined]
+
+
+def test_a_request_claimed_by_another_invocation_is_retried_later() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+
+    class BusyGuard(MemoryGuard):
+        def claim(self, key: Mapping[str, str], remaining_ms: int | None) -> Claim:
+            return Claim("busy")
+
+    harness.guard = BusyGuard()
+
+    outcome = harness.run([("m1", body(connection))])
+
+    assert set(outcome.failures) == {"m1"}
+    assert harness.ec2.actions() == []
+
+
+def test_an_idempotency_store_failure_fails_only_that_request() -> None:
+    connections = [pending("vpce-00000001"), pending("vpce-00000002")]
+    harness = Harness(connections)
+
+    class FlakyGuard(MemoryGuard):
+        def claim(self, key: Mapping[str, str], remaining_ms: int | None) -> Claim:
+            if key["endpoint_id"] == "vpce-00000002":
+                raise Throttled("PutItem", "ProvisionedThroughputExceededException", "slow")
+            return super().claim(key, remaining_ms)
+
+    harness.guard = FlakyGuard()
+
+    outcome = harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)])
+
+    assert set(outcome.failures) == {"m1"}
+    assert harness.ec2.actions() == [("accept", A, ("vpce-00000001",))]
+
+
+def test_revocation_is_reported_by_one_sweep_and_enforced_by_the_next() -> None:
+    available = pending("vpce-00000003", account=SANDBOX, state="available")
+    harness = Harness([available])
+
+    harness.run([("m1", body(available, "revocation", "sweep-1"))])
+    reported = harness.decided()["vpce-00000003"]
+    harness.run([("m2", body(available, "revocation", "sweep-2"))])
+
+    assert (reported.revocation, reported.action.type) == ("reported", "none")
+    assert harness.ec2.actions() == [("reject", A, ("vpce-00000003",))]
+    enforced = cast(DecidedDetail, harness.bus.events[-1].detail)
+    assert (enforced.revocation, enforced.action.result) == ("enforced", "succeeded")
+    assert harness.state("vpce-00000003") == "rejected"
+
+
+def test_revocation_check_of_an_allowed_connection_publishes_nothing() -> None:
+    available = pending("vpce-00000001", state="available")
+    harness = Harness([available])
+
+    outcome = harness.run([("m1", body(available, "revocation", "sweep-1"))])
+
+    assert outcome.failures == {}
+    assert harness.bus.events == []
+    assert harness.log.items == []
+
+
+def test_hold_expired_request_is_rejected_when_policy_still_holds() -> None:
+    old = pending("vpce-00000004", account=PARTNER, age=timedelta(days=30))
+    expiring = PolicySet.from_documents(
+        [
+            PolicyDocument(
+                "policies/acceptor.yaml",
+                PolicyFile.model_validate(
+                    {"version": 1, "services": ["*"], "hold": {"expires_after": "72h"}}
+                ),
+            )
+        ]
+    )
+    harness = Harness([old])
+    deps = DecideDeps(
+        ec2=cast(Any, harness.ec2),
+        consumers=cast(Any, harness.consumers),
+        organizations=OrganizationsReader(None),
+        bus=harness.bus,
+        guard=harness.guard,
+        log=None,
+        clock=lambda: NOW,
+    )
+
+    decide_batch(
+        [("m1", body(old, "hold-expired"))], expiring, deps, dry_run=False, ttl=timedelta(1)
+    )
+
+    assert harness.ec2.actions() == [("reject", A, ("vpce-00000004",))]
