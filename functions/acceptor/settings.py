@@ -53,6 +53,15 @@ class Settings(BaseModel):
     organizations_access: Flag = Field(default=False, alias="ORGANIZATIONS_ACCESS")
     organizations_role_arn: OptionalText = Field(default=None, alias="ORGANIZATIONS_ROLE_ARN")
     notification_topic_arn: OptionalText = Field(default=None, alias="NOTIFICATION_TOPIC_ARN")
+    # NotifyFunction: the roles whose accept/reject calls are the acceptor's own (manual-override
+    # alerts skip them; empty means every call alerts), and how long webhook URLs are cached.
+    acceptor_role_arns: Annotated[tuple[str, ...], BeforeValidator(_split_list)] = Field(
+        default=(), alias="ACCEPTOR_ROLE_ARNS"
+    )
+    secret_cache_seconds: int = Field(default=300, ge=0, alias="SECRET_CACHE_SECONDS")
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -1,0 +1,156 @@
+"""The rule table: which security-group rules the acceptor created, per endpoint and group.
+
+A table of its own rather than items in the decision log: the decision log expires (TTL) and a
+rule record must not (an expired record would orphan rules that could then never be removed),
+and readers of the decision history should not meet items of another kind. Removal trusts only
+what is recorded here (and the claim tag it names), so a rule someone else added, however
+identical, is never removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from acceptor.security_groups.model import GroupRecord, Side
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class RuleRecordTable:
+    """The rule table: one item per endpoint and group, holding the IDs of the rules we created.
+
+    Key: `endpoint_id` (partition), `group_id` (sort). Attributes: `side`, `owner_account`,
+    `region`, `claim`, `rule_ids` (string set, absent when empty), `created_at`, `updated_at`.
+    No TTL: a record must outlive the rules it lists, or they could never be removed.
+    """
+
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        table_name: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+        self._clock = clock
+
+    def load(self, endpoint_id: str) -> tuple[GroupRecord, ...]:
+        records: list[GroupRecord] = []
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="endpoint_id = :e",
+            ExpressionAttributeValues={":e": {"S": endpoint_id}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            records.extend(_record(item) for item in page.get("Items", []))
+        return tuple(records)
+
+    def claim(self, record: GroupRecord) -> GroupRecord:
+        item = self._dynamodb.update_item(
+            TableName=self._table,
+            Key=_key(record),
+            UpdateExpression=_SET_IF_ABSENT,
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues=self._values(record),
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return _record(item)
+
+    def remember(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        ids = sorted(set(rule_ids))
+        if not ids:
+            return
+        # SET-if-absent too: if a removal dropped the record meanwhile, it comes back whole.
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=_key(record),
+            UpdateExpression=_SET_IF_ABSENT + " ADD rule_ids :ids",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={**self._values(record), ":ids": {"SS": ids}},
+        )
+
+    def forget(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        ids = sorted(set(rule_ids))
+        if ids:
+            try:
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=_key(record),
+                    UpdateExpression="DELETE rule_ids :ids SET #updated = :now",
+                    ConditionExpression="attribute_exists(endpoint_id)",
+                    ExpressionAttributeNames={"#updated": "updated_at"},
+                    ExpressionAttributeValues={
+                        ":ids": {"SS": ids},
+                        ":now": {"S": self._clock().isoformat()},
+                    },
+                )
+            except ClientError as err:
+                if _code(err) != CONDITION_FAILED:
+                    raise
+                return
+        try:
+            # Only an empty record of the same claim goes: rules recorded meanwhile keep it.
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=_key(record),
+                ConditionExpression="attribute_not_exists(rule_ids) AND #claim = :claim",
+                ExpressionAttributeNames={"#claim": "claim"},
+                ExpressionAttributeValues={":claim": {"S": record.claim}},
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+
+    def _values(self, record: GroupRecord) -> dict[str, Any]:
+        return {
+            ":side": {"S": record.side},
+            ":owner": {"S": record.owner_account},
+            ":region": {"S": record.region},
+            ":claim": {"S": record.claim},
+            ":now": {"S": self._clock().isoformat()},
+        }
+
+
+# Names, not words: `region` and others are DynamoDB reserved words.
+_NAMES = {
+    "#side": "side",
+    "#owner": "owner_account",
+    "#region": "region",
+    "#claim": "claim",
+    "#created": "created_at",
+    "#updated": "updated_at",
+}
+_SET_IF_ABSENT = (
+    "SET #side = if_not_exists(#side, :side), #owner = if_not_exists(#owner, :owner),"
+    " #region = if_not_exists(#region, :region), #claim = if_not_exists(#claim, :claim),"
+    " #created = if_not_exists(#created, :now), #updated = :now"
+)
+
+
+def _key(record: GroupRecord) -> dict[str, Any]:
+    return {"endpoint_id": {"S": record.endpoint_id}, "group_id": {"S": record.group_id}}
+
+
+def _record(item: Mapping[str, Any]) -> GroupRecord:
+    return GroupRecord(
+        endpoint_id=item["endpoint_id"]["S"],
+        group_id=item["group_id"]["S"],
+        side=cast("Side", item["side"]["S"]),
+        owner_account=item["owner_account"]["S"],
+        region=item["region"]["S"],
+        claim=item["claim"]["S"],
+        rule_ids=frozenset(item.get("rule_ids", {}).get("SS", [])),
+    )
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,307 @@
+"""Adding the ingress an accepted connection needs, against injected adapters.
+
+No boto3 here: the adapters (`acceptor.aws.security_groups`, or fakes in tests) do the AWS side
+and raise the domain errors of `model`. A domain error about one group is reported in that
+group's outcome and the work goes on with the others; anything else propagates, so the function
+fails and is retried (fail closed: an error never opens anything wider, it opens nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from acceptor.policy.model import SecurityGroups
+from acceptor.security_groups.model import (
+    AddedRule,
+    AuthorizeResult,
+    ConsumerEndpoint,
+    ConsumerUnavailable,
+    EndpointNotFound,
+    GroupOutcome,
+    GroupRecord,
+    Report,
+    SecurityGroupError,
+    Side,
+)
+from acceptor.security_groups.plan import plan_additions
+from acceptor.security_groups.ports import Adapters, ConsumerApi, GroupApi, Request
+from acceptor.security_groups.sources import Sources, consumer_sources, permissions
+from acceptor.security_groups.work import Work, failed
+
+# States in which there is no connection left to open anything for (provider and consumer
+# spell them alike, in different case).
+ENDED_STATES = frozenset({"deleting", "deleted", "rejected", "failed", "expired"})
+
+
+def add_rules(request: Request, adapters: Adapters) -> Report:
+    """Open the policy's ports from the consumer VPC CIDRs, on each side the policy names."""
+    if request.account is None or request.region is None or request.service_id is None:
+        raise ValueError("adding rules needs the consumer account, region and service")
+    work = Work(
+        request,
+        adapters,
+        account=request.account,
+        region=request.region,
+        service_id=request.service_id,
+    )
+    spec = request.spec or SecurityGroups()
+    if spec.consumer_endpoint is None and spec.provider is None:
+        return work.report("add")
+    # Events arrive out of order: an accept handled after the connection's deletion must not
+    # open rules that no later event would remove.
+    state = adapters.provider.connection_state(work.service_id, request.endpoint_id)
+    if state is None or state.lower() in ENDED_STATES:
+        work.note(
+            "connection-ended",
+            f"the connection is {state or 'no longer listed'}; nothing is added",
+        )
+        return work.report("add")
+    work.records = {r.group_id: r for r in adapters.records.load(request.endpoint_id)}
+
+    view = _consumer_view(work)
+    if view.ended:
+        return work.report("add")
+    consumer, endpoint = view.api, view.endpoint
+
+    sources, cidrs_from = _sources(work, view.cidrs)
+
+    if spec.consumer_endpoint is not None and consumer is not None and endpoint is not None:
+        for group_id in endpoint.group_ids:
+            work.groups.append(
+                _consumer_group(
+                    work,
+                    consumer,
+                    endpoint,
+                    group_id,
+                    spec.consumer_endpoint.ports,
+                    allow_shared=spec.consumer_endpoint.allow_shared_groups,
+                    sources=sources,
+                )
+            )
+
+    if spec.provider is not None:
+        _check_load_balancers(work, spec.provider.group, sources)
+        work.groups.append(
+            _add_to_group(
+                work,
+                adapters.provider,
+                "provider",
+                spec.provider.group,
+                request.provider_account,
+                request.provider_region,
+                spec.provider.ports,
+                sources,
+            )
+        )
+    return work.report("add", sources, cidrs_from)
+
+
+@dataclass(frozen=True)
+class _ConsumerView:
+    """What the consumer role shows of the endpoint; all None when it shows nothing."""
+
+    api: ConsumerApi | None = None
+    endpoint: ConsumerEndpoint | None = None
+    cidrs: tuple[str, ...] | None = None
+    ended: bool = False
+    """The endpoint is gone or ending: nothing may be added, on either side."""
+
+
+def _consumer_view(work: Work) -> _ConsumerView:
+    try:
+        api = work.adapters.consumer(work.account, work.region)
+        endpoint = api.endpoint(work.request.endpoint_id)
+    except ConsumerUnavailable as err:
+        work.note("consumer-unavailable", str(err), side="consumer_endpoint")
+        return _ConsumerView()
+    except EndpointNotFound as err:
+        work.note("endpoint-not-found", str(err), side="consumer_endpoint")
+        return _ConsumerView(ended=True)
+    if endpoint.state.lower() in ENDED_STATES:
+        work.note(
+            "endpoint-not-found",
+            f"the endpoint is {endpoint.state}; nothing is added for a connection that ended",
+            side="consumer_endpoint",
+        )
+        return _ConsumerView(ended=True)
+    try:
+        return _ConsumerView(api, endpoint, api.vpc_cidrs(endpoint.vpc_id))
+    except ConsumerUnavailable as err:
+        work.note("consumer-unavailable", str(err), side="consumer_endpoint")
+        return _ConsumerView(api, endpoint)
+
+
+def _sources(work: Work, fresh: tuple[str, ...] | None) -> tuple[Sources, str | None]:
+    decided = work.request.decided_cidrs
+    if fresh:
+        raw, cidrs_from = fresh, "consumer-role"
+    elif decided:
+        raw, cidrs_from = decided, "decided-event"
+    else:
+        raw, cidrs_from = (), None
+    sources = consumer_sources(raw)
+    for refusal in sources.refused:
+        work.note("cidr-refused", f"{refusal.cidr}: {refusal.reason}")
+    if not sources.cidrs:
+        work.note(
+            "cidrs-unknown",
+            "the consumer VPC CIDRs are unknown (no consumer role, and none in the decision); "
+            "no ingress rule is added",
+        )
+        cidrs_from = None
+    return sources, cidrs_from
+
+
+def _consumer_group(
+    work: Work,
+    consumer: ConsumerApi,
+    endpoint: ConsumerEndpoint,
+    group_id: str,
+    ports: Sequence[int],
+    *,
+    allow_shared: bool,
+    sources: Sources,
+) -> GroupOutcome:
+    try:
+        shared_with = tuple(
+            sorted(set(consumer.interfaces_using(group_id)) - set(endpoint.interface_ids))
+        )
+    except SecurityGroupError as err:
+        return failed(work, err, "consumer_endpoint", group_id, work.account)
+    if shared_with and not allow_shared:
+        work.note(
+            "shared-group",
+            f"{group_id} is also used by {', '.join(shared_with)}; the rule does not set "
+            "allow_shared_groups, so the group is left untouched",
+            group_id=group_id,
+            side="consumer_endpoint",
+        )
+        return GroupOutcome(
+            side="consumer_endpoint",
+            group_id=group_id,
+            owner_account=work.account,
+            status="skipped",
+            shared_with=shared_with,
+            reason="shared with other network interfaces; allow_shared_groups is not set",
+        )
+    return _add_to_group(
+        work,
+        consumer,
+        "consumer_endpoint",
+        group_id,
+        work.account,
+        work.region,
+        ports,
+        sources,
+        shared_with=shared_with,
+    )
+
+
+def _check_load_balancers(work: Work, group_id: str, sources: Sources) -> None:
+    balancers = work.adapters.provider.load_balancers(work.service_id)
+    with_groups = [lb for lb in balancers if lb.group_ids]
+    if balancers and not with_groups:
+        work.note(
+            "no-load-balancer-groups",
+            f"the load balancer of {work.service_id} has no security groups: no provider rule is "
+            "needed for PrivateLink traffic to pass; the policy's rules are added anyway",
+            group_id=group_id,
+            side="provider",
+        )
+    elif with_groups and not any(group_id in lb.group_ids for lb in with_groups):
+        work.note(
+            "group-not-on-load-balancer",
+            f"{group_id} is not attached to the load balancer of {work.service_id}; "
+            "rules are added to it as the policy says, but they may not be the ones that count",
+            group_id=group_id,
+            side="provider",
+        )
+    enforcing = [lb for lb in with_groups if lb.enforcement != "off"]
+    if enforcing and not sources.cidrs:
+        arns = ", ".join(lb.arn for lb in enforcing)
+        work.note(
+            "nlb-enforces-unknown-cidrs",
+            f"{arns} evaluates PrivateLink traffic against its security groups (or does not say "
+            "it doesn't), and the consumer CIDRs are unknown: the connection will not work until "
+            "they are known (deploy the consumer role); nothing wider is opened",
+            group_id=group_id,
+            side="provider",
+        )
+
+
+def _add_to_group(
+    work: Work,
+    api: GroupApi,
+    side: Side,
+    group_id: str,
+    owner_account: str,
+    region: str,
+    ports: Sequence[int],
+    sources: Sources,
+    *,
+    shared_with: tuple[str, ...] = (),
+) -> GroupOutcome:
+    r = work.request
+    needed = permissions(ports, sources)
+    if not needed:
+        return GroupOutcome(
+            side=side,
+            group_id=group_id,
+            owner_account=owner_account,
+            status="skipped",
+            shared_with=shared_with,
+            reason="the consumer VPC CIDRs are unknown",
+        )
+    record = work.records.get(group_id)
+    try:
+        plan = plan_additions(needed, api.ingress_rules(group_id), record)
+        present = tuple(
+            [AddedRule(p, rule_id) for p, rule_id in plan.ours.items()]
+            + [AddedRule(p, rule_id) for p, rule_id in plan.others.items()]
+        )
+        if r.dry_run:
+            return GroupOutcome(
+                side=side,
+                group_id=group_id,
+                owner_account=owner_account,
+                status="planned",
+                added=tuple(AddedRule(p, None) for p in plan.to_add),
+                present=present,
+                shared_with=shared_with,
+            )
+        if record is not None:
+            unrecorded = [rid for rid in plan.ours.values() if rid not in record.rule_ids]
+            if unrecorded:
+                work.adapters.records.remember(record, unrecorded)
+        result = AuthorizeResult(created={})
+        if plan.to_add:
+            if record is None:
+                record = work.adapters.records.claim(
+                    GroupRecord(
+                        endpoint_id=r.endpoint_id,
+                        group_id=group_id,
+                        side=side,
+                        owner_account=owner_account,
+                        region=region,
+                        claim=work.adapters.new_claim(),
+                    )
+                )
+                work.records[group_id] = record
+            result = api.authorize(
+                group_id, plan.to_add, endpoint_id=r.endpoint_id, claim=record.claim
+            )
+            if result.created:
+                work.adapters.records.remember(record, result.created.values())
+    except SecurityGroupError as err:
+        return failed(work, err, side, group_id, owner_account, shared_with=shared_with)
+    duplicates = tuple(AddedRule(p, None) for p in result.duplicates)
+    return GroupOutcome(
+        side=side,
+        group_id=group_id,
+        owner_account=owner_account,
+        status="added" if result.created else "unchanged",
+        added=tuple(AddedRule(p, rule_id) for p, rule_id in sorted(result.created.items())),
+        present=present + duplicates,
+        shared_with=shared_with,
+    )

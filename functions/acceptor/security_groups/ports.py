@@ -1,0 +1,89 @@
+"""What the security-group sequence needs from the outside, as protocols: the adapters of
+`acceptor.aws.security_groups` implement them, and so do the in-memory fakes of the unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from acceptor.policy.model import SecurityGroups
+from acceptor.security_groups.model import (
+    AuthorizeResult,
+    ConsumerEndpoint,
+    ExistingRule,
+    GroupRecord,
+    LoadBalancer,
+    Permission,
+    RevokeResult,
+)
+
+
+class GroupApi(Protocol):
+    def ingress_rules(self, group_id: str) -> tuple[ExistingRule, ...]: ...
+
+    def interfaces_using(self, group_id: str) -> tuple[str, ...]: ...
+
+    def authorize(
+        self, group_id: str, permissions: Sequence[Permission], *, endpoint_id: str, claim: str
+    ) -> AuthorizeResult: ...
+
+    def revoke(self, group_id: str, rule_ids: Sequence[str]) -> RevokeResult: ...
+
+
+class ConsumerApi(GroupApi, Protocol):
+    def endpoint(self, endpoint_id: str) -> ConsumerEndpoint: ...
+
+    def vpc_cidrs(self, vpc_id: str) -> tuple[str, ...]: ...
+
+
+class ProviderApi(GroupApi, Protocol):
+    def load_balancers(self, service_id: str) -> tuple[LoadBalancer, ...]: ...
+
+    def connection_state(self, service_id: str, endpoint_id: str) -> str | None:
+        """The connection's state as the provider sees it now; None when it is gone."""
+        ...
+
+
+class RecordStore(Protocol):
+    def load(self, endpoint_id: str) -> tuple[GroupRecord, ...]: ...
+
+    def claim(self, record: GroupRecord) -> GroupRecord:
+        """Store `record` unless one exists for its endpoint and group; return the stored one."""
+        ...
+
+    def remember(self, record: GroupRecord, rule_ids: Iterable[str]) -> None: ...
+
+    def forget(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        """Drop these IDs; drop the record once it holds none (unless its claim changed)."""
+        ...
+
+
+ConsumerAccess = Callable[[str, str], ConsumerApi]
+"""(consumer account, region) -> its EC2 through the consumer role; raises ConsumerUnavailable."""
+
+
+@dataclass(frozen=True)
+class Adapters:
+    provider: ProviderApi
+    consumer: ConsumerAccess
+    records: RecordStore
+    new_claim: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class Request:
+    endpoint_id: str
+    service_id: str | None
+    account: str | None
+    """The consumer account (always in a Decided event; a state change may lack it)."""
+    region: str | None
+    """The consumer region (the endpoint's; cross-region PrivateLink makes it differ)."""
+    provider_account: str
+    provider_region: str
+    trigger: str
+    dry_run: bool
+    spec: SecurityGroups | None = None
+    decided_cidrs: tuple[str, ...] | None = None
+    """The VPC CIDRs Decide read; used when the consumer role cannot be used now."""

@@ -1,0 +1,150 @@
+"""NotifyFunction against the local AWS (moto) and a real HTTP receiver on 127.0.0.1.
+
+`capture` is an HTTP server on a free port that records every POST and answers what a test
+tells it to (200 by default, an error status, a redirect, or a slow answer). `notify_world`
+creates, inside `mock_aws`, what the function reads at run time: the webhook URLs in Secrets
+Manager (plain and JSON) and SSM (SecureString), the stack's SNS topic with an SQS queue
+subscribed to it, the idempotency table, and a policy folder; and it sets the function's
+environment as template.yaml does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from notify_world import (
+    AUDIT_PATH,
+    DECIDE_ROLE,
+    PROVIDER,
+    REGION,
+    SERVICE,
+    SLACK_PATH,
+    TEAMS_PATH,
+    CaptureServer,
+    FakeLambdaContext,
+    NotifyWorld,
+    handler_for,
+    write_policy,
+)
+
+from acceptor.aws.clients import use_clients
+from acceptor.handlers import notify as notify_handler
+from acceptor.policy.loader import cached_policy
+
+
+@pytest.fixture
+def capture() -> Iterator[CaptureServer]:
+    server = CaptureServer(base_url="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
+    httpd.daemon_threads = True
+    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def _reset_caches() -> None:
+    cached_policy.cache_clear()
+    notify_handler.dependencies.cache_clear()
+    use_clients(None)
+
+
+@pytest.fixture
+def notify_world(
+    capture: CaptureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[NotifyWorld]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "MOTO_ACCOUNT_ID": PROVIDER,
+        "POWERTOOLS_SERVICE_NAME": "privatelink-acceptor",
+        "POWERTOOLS_METRICS_NAMESPACE": "PrivateLinkAcceptor",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    # Metrics read their namespace when the module is imported, which may precede this fixture.
+    monkeypatch.setattr(notify_handler.metrics, "namespace", "PrivateLinkAcceptor")
+    with mock_aws():
+        _reset_caches()
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(
+            Name="privatelink-acceptor/slack-ops", SecretString=capture.url(SLACK_PATH)
+        )
+        secrets.create_secret(
+            Name="privatelink-acceptor/audit-hook",
+            SecretString=json.dumps({"url": capture.url(AUDIT_PATH), "owner": "security"}),
+        )
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/privatelink-acceptor/teams-payments",
+            Value=capture.url(TEAMS_PATH),
+            Type="SecureString",
+        )
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic_arn = sns.create_topic(Name="privatelink-acceptor-notifications")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="notifications-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        table = "privatelink-acceptor-idempotency"
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        policy_dir = tmp_path / "policies"
+        write_policy(policy_dir)
+        for name, value in {
+            "POLICY_PATH": str(policy_dir),
+            "IDEMPOTENCY_TABLE": table,
+            "NOTIFICATION_TOPIC_ARN": topic_arn,
+            "MANAGED_SERVICE_IDS": f"{SERVICE},vpce-svc-0b2c3d4e5f6a78901",
+            "ACCEPTOR_ROLE_ARNS": DECIDE_ROLE,
+            "ORGANIZATIONS_ACCESS": "false",
+            "WEBHOOK_TIMEOUT_SECONDS": "2",
+        }.items():
+            monkeypatch.setenv(name, value)
+        try:
+            yield NotifyWorld(capture, topic_arn, queue_url, table, policy_dir)
+        finally:
+            _reset_caches()
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def function_logs() -> Iterator[io.StringIO]:
+    """Everything NotifyFunction's Powertools logger writes, in its JSON format."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(notify_handler.logger.registered_formatter)
+    target = logging.getLogger(notify_handler.logger.name)
+    target.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        target.removeHandler(handler)

@@ -1,0 +1,442 @@
+"""SecurityGroupsFunction on moto: what an accepted connection gets, what a re-delivery adds
+(nothing), what removal takes (exactly ours), and what is refused and reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from sg_world import (
+    CONSUMER,
+    CONSUMER_V4,
+    DECISION_TABLE,
+    REGION,
+    RULE_TABLE,
+    Invoke,
+    SgWorld,
+    account_session,
+    deploy_consumer_role,
+)
+
+from acceptor.handlers.security_groups import MissingRuleTable, UnexpectedEvent
+from acceptor.security_groups.marking import CLAIM_TAG, ENDPOINT_TAG, rule_description
+
+pytestmark = pytest.mark.integration
+
+
+def cidrs_by_port(rules: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    return {(r["FromPort"], r.get("CidrIpv4") or r["CidrIpv6"]) for r in rules}
+
+
+def recorded(world: SgWorld) -> dict[str, set[str]]:
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=RULE_TABLE)["Items"]
+    return {
+        item["group_id"]["S"]: set(item.get("rule_ids", {}).get("SS", []))
+        for item in items
+        if item["endpoint_id"]["S"] == world.endpoint_id
+    }
+
+
+def codes(result: dict[str, Any]) -> set[str]:
+    return {warning["code"] for warning in result["warnings"]}
+
+
+@pytest.fixture
+def consumer_role(world: SgWorld) -> dict[str, Any]:
+    return deploy_consumer_role(CONSUMER, AllowSecurityGroupWrites="true")
+
+
+def test_accept_adds_exactly_the_expected_rules_on_both_groups(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    result = invoke(world.decided())
+
+    expected = {(443, CONSUMER_V4), (443, world.consumer_v6)}
+    endpoint_rules = world.ingress(world.consumer_ec2, world.endpoint_group)
+    nlb_rules = world.ingress(world.provider_ec2, world.nlb_group)
+    assert cidrs_by_port(endpoint_rules) == expected
+    assert cidrs_by_port(nlb_rules) == expected
+    for rule in endpoint_rules + nlb_rules:
+        assert rule["IpProtocol"] == "tcp"
+        assert rule["ToPort"] == rule["FromPort"] == 443
+        assert rule["Description"] == rule_description(world.endpoint_id)
+        tags = {t["Key"]: t["Value"] for t in rule["Tags"]}
+        assert tags[ENDPOINT_TAG] == world.endpoint_id
+        assert tags[CLAIM_TAG]
+    assert recorded(world) == {
+        world.endpoint_group: {r["SecurityGroupRuleId"] for r in endpoint_rules},
+        world.nlb_group: {r["SecurityGroupRuleId"] for r in nlb_rules},
+    }
+    assert result["status"] == "done"
+    assert result["cidrs_from"] == "consumer-role"
+    assert {g["status"] for g in result["groups"]} == {"added"}
+
+
+def test_accept_puts_the_update_on_the_bus_and_in_the_decision_log(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    invoke(world.decided())
+
+    (event,) = world.bus_events(expect=1)
+    assert event["detail-type"] == "Endpoint Connection Security Groups Updated"
+    assert event["source"] == "privatelink-acceptor"
+    assert event["detail"]["endpoint_id"] == world.endpoint_id
+    assert event["detail"]["operation"] == "add"
+    assert event["detail"]["changed"] is True
+    assert any(world.nlb_group in arn for arn in event["resources"])
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=DECISION_TABLE)["Items"]
+    (item,) = items
+    assert item["kind"]["S"] == "security-groups"
+    assert item["decided_at"]["S"].endswith("#security-groups")
+    assert int(item["expires_at"]["N"]) > 0
+
+
+def test_redelivery_adds_no_rule_and_reports_nothing_changed(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    invoke(world.decided())
+    before = world.ingress(world.consumer_ec2, world.endpoint_group) + world.ingress(
+        world.provider_ec2, world.nlb_group
+    )
+
+    again = invoke(world.decided())
+
+    after = world.ingress(world.consumer_ec2, world.endpoint_group) + world.ingress(
+        world.provider_ec2, world.nlb_group
+    )
+    assert after == before
+    assert again["changed"] is False
+    assert {g["status"] for g in again["groups"]} == {"unchanged"}
+
+
+@pytest.mark.parametrize(
+    "removal",
+    ["state:deleted", "state:rejected", "revocation"],
+)
+def test_removal_takes_exactly_ours_and_leaves_identical_looking_rules(
+    world: SgWorld, consumer_role: Any, invoke: Invoke, removal: str
+) -> None:
+    # Given: before the accept, someone added the very rule we need to the NLB group, with our
+    # description; after it, someone copied our marking onto another rule of the endpoint group.
+    theirs_identical = world.provider_ec2.authorize_security_group_ingress(
+        GroupId=world.nlb_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [
+                    {"CidrIp": CONSUMER_V4, "Description": rule_description(world.endpoint_id)}
+                ],
+            }
+        ],
+    )["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    invoke(world.decided())
+    theirs_copy = world.consumer_ec2.authorize_security_group_ingress(
+        GroupId=world.endpoint_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8443,
+                "ToPort": 8443,
+                "IpRanges": [
+                    {"CidrIp": CONSUMER_V4, "Description": rule_description(world.endpoint_id)}
+                ],
+            }
+        ],
+        TagSpecifications=[
+            {
+                "ResourceType": "security-group-rule",
+                "Tags": [{"Key": ENDPOINT_TAG, "Value": world.endpoint_id}],
+            }
+        ],
+    )["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    world.end_connection("deleted" if removal == "state:deleted" else "rejected")
+    event = {
+        "state:deleted": lambda: world.state_changed("deleted"),
+        "state:rejected": lambda: world.state_changed("rejected"),
+        "revocation": lambda: world.decided("security-groups-decided-revocation.json"),
+    }[removal]()
+
+    # When
+    result = invoke(event)
+
+    # Then
+    nlb = world.ingress(world.provider_ec2, world.nlb_group)
+    endpoint = world.ingress(world.consumer_ec2, world.endpoint_group)
+    nlb_left = [r["SecurityGroupRuleId"] for r in nlb]
+    endpoint_left = [r["SecurityGroupRuleId"] for r in endpoint]
+    assert nlb_left == [theirs_identical]
+    assert endpoint_left == [theirs_copy]
+    assert recorded(world) == {}
+    assert result["operation"] == "remove"
+    assert "lookalike-left" in codes(result)
+
+
+def test_removal_of_rules_someone_already_removed_succeeds(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    invoke(world.decided())
+    for rule in world.ingress(world.provider_ec2, world.nlb_group):
+        world.provider_ec2.revoke_security_group_ingress(
+            GroupId=world.nlb_group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+        )
+
+    result = invoke(world.state_changed("deleted"))
+
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert recorded(world) == {}
+    nlb = {g["group_id"]: g for g in result["groups"]}[world.nlb_group]
+    assert nlb["status"] == "unchanged"
+    assert nlb["removed"] == []
+
+
+def test_a_shared_group_is_untouched_and_reported_without_opt_in(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    other = world.consumer_ec2.create_network_interface(
+        SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
+    )["NetworkInterface"]["NetworkInterfaceId"]
+
+    result = invoke(world.decided())
+
+    group = {g["group_id"]: g for g in result["groups"]}[world.endpoint_group]
+    assert group["status"] == "skipped"
+    assert group["shared_with"] == [other]
+    assert "shared-group" in codes(result)
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert world.endpoint_group not in recorded(world)
+
+
+def test_a_shared_group_is_patched_with_opt_in_and_reported_as_shared(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    other = world.consumer_ec2.create_network_interface(
+        SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    event = world.decided()
+    event["detail"]["security_groups"]["consumer_endpoint"]["allow_shared_groups"] = True
+
+    result = invoke(event)
+
+    group = {g["group_id"]: g for g in result["groups"]}[world.endpoint_group]
+    assert group["status"] == "added"
+    assert group["shared_with"] == [other]
+    assert len(world.ingress(world.consumer_ec2, world.endpoint_group)) == 2
+
+
+def test_dry_run_plans_and_changes_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    result = invoke(world.decided("security-groups-decided-accept-dry-run.json"))
+
+    assert result["status"] == "planned"
+    assert {g["status"] for g in result["groups"]} == {"planned"}
+    assert sum(len(g["added"]) for g in result["groups"]) == 4
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+    assert recorded(world) == {}
+    (event,) = world.bus_events(expect=1)
+    assert event["detail"]["dry_run"] is True
+
+
+def test_dry_run_setting_keeps_a_real_accept_from_changing_anything(
+    world: SgWorld, consumer_role: Any, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRY_RUN", "true")
+
+    result = invoke(world.decided())
+
+    assert result["dry_run"] is True
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+
+
+def test_without_the_consumer_role_the_consumer_side_is_skipped_with_the_reason(
+    world: SgWorld, invoke: Invoke
+) -> None:
+    result = invoke(world.decided())
+
+    assert "consumer-unavailable" in codes(result)
+    reason = next(w for w in result["warnings"] if w["code"] == "consumer-unavailable")
+    assert "AccessDenied" in reason["message"]
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    # The provider side uses the CIDRs Decide read, and nothing wider.
+    assert result["cidrs_from"] == "decided-event"
+    assert cidrs_by_port(world.ingress(world.provider_ec2, world.nlb_group)) == {
+        (443, CONSUMER_V4),
+        (443, world.consumer_v6),
+    }
+
+
+def test_without_the_role_or_cidrs_nothing_opens_and_the_nlb_warning_is_given(
+    world: SgWorld, invoke: Invoke
+) -> None:
+    result = invoke(world.decided(vpc_cidrs=None))
+
+    assert {"consumer-unavailable", "cidrs-unknown", "nlb-enforces-unknown-cidrs"} <= codes(result)
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+    assert recorded(world) == {}
+
+
+def test_a_wrong_external_id_is_the_same_as_no_role(world: SgWorld, invoke: Invoke) -> None:
+    deploy_consumer_role(CONSUMER, AllowSecurityGroupWrites="true", ExternalId="someone-else")
+
+    result = invoke(world.decided())
+
+    assert "consumer-unavailable" in codes(result)
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert world.clients.assumed == []
+
+
+def test_a_decided_cidr_wider_than_a_vpc_is_never_opened(world: SgWorld, invoke: Invoke) -> None:
+    result = invoke(world.decided(vpc_cidrs=["0.0.0.0/0", "::/0", CONSUMER_V4]))
+
+    assert "cidr-refused" in codes(result)
+    assert cidrs_by_port(world.ingress(world.provider_ec2, world.nlb_group)) == {(443, CONSUMER_V4)}
+
+
+@pytest.mark.parametrize("how", ["deleted", "rejected"])
+def test_an_accept_handled_after_the_connection_ended_opens_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke, how: str
+) -> None:
+    world.end_connection(how)
+
+    result = invoke(world.decided())
+
+    assert "connection-ended" in codes(result)
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert recorded(world) == {}
+
+
+def test_a_failed_accept_opens_nothing(world: SgWorld, consumer_role: Any, invoke: Invoke) -> None:
+    result = invoke(
+        world.decided(action={"type": "accept", "result": "failed", "error": "Throttled"})
+    )
+
+    assert result["status"] == "ignored"
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+
+
+def test_an_event_of_another_type_is_refused_loudly(world: SgWorld, invoke: Invoke) -> None:
+    event = world.decided()
+    event["detail-type"] = "Endpoint Connection Requested"
+
+    with pytest.raises(UnexpectedEvent):
+        invoke(event)
+
+
+def test_without_the_rule_table_nothing_is_added(
+    world: SgWorld, consumer_role: Any, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SECURITY_GROUP_RULE_TABLE")
+
+    with pytest.raises(MissingRuleTable):
+        invoke(world.decided())
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+
+
+def test_a_reject_of_a_connection_never_opened_publishes_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    world.end_connection("rejected")
+
+    result = invoke(world.decided("security-groups-decided-revocation.json"))
+
+    assert result["status"] == "nothing-to-do"
+    assert world.bus_events(expect=1, timeout=0.5) == []
+
+
+def test_a_consumer_endpoint_in_another_region_is_read_and_patched_there(
+    world: SgWorld, invoke: Invoke
+) -> None:
+    # Given: the service also serves eu-west-1, where the consumer has its endpoint
+    # (cross-region PrivateLink), and the provider accepted it
+    deploy_consumer_role(CONSUMER, AllowSecurityGroupWrites="true")
+    world.provider_ec2.modify_vpc_endpoint_service_configuration(
+        ServiceId=world.service_id, AddSupportedRegions=["eu-west-1"]
+    )
+    service_name = world.provider_ec2.describe_vpc_endpoint_service_configurations(
+        ServiceIds=[world.service_id]
+    )["ServiceConfigurations"][0]["ServiceName"]
+    remote = account_session(CONSUMER, "eu-west-1").client("ec2")
+    vpc = remote.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    group = remote.create_security_group(GroupName="e", Description="e", VpcId=vpc)["GroupId"]
+    subnet = remote.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    endpoint = remote.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=service_name,
+        ServiceRegion=REGION,
+        VpcEndpointType="Interface",
+        SubnetIds=[subnet],
+        SecurityGroupIds=[group],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    world.provider_ec2.accept_vpc_endpoint_connections(
+        ServiceId=world.service_id, VpcEndpointIds=[endpoint]
+    )
+    event = world.decided(region="eu-west-1", vpc_cidrs=None)
+    event["detail"]["endpoint_id"] = endpoint
+    event["detail"]["security_groups"] = {"consumer_endpoint": {"ports": [443]}}
+
+    # When
+    result = invoke(event)
+
+    # Then
+    assert cidrs_by_port(world.ingress(remote, group)) == {(443, "10.9.0.0/16")}
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert result["region"] == "eu-west-1"
+
+
+# The IAM actions SecurityGroupsFunction's own role needs (docs/security-groups.md, "Least
+# privilege"; the template's SecurityGroupsFunction policy grants exactly these).
+PROVIDER_ACTIONS = {
+    "ec2:DescribeVpcEndpointConnections",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:CreateTags",
+    "sts:AssumeRole",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "events:PutEvents",
+}
+
+
+def test_every_call_is_one_the_roles_grant(world: SgWorld, invoke: Invoke) -> None:
+    # Given: the consumer role as consumer-role.yaml makes it, writes allowed
+    rendered = deploy_consumer_role(
+        CONSUMER, AllowSecurityGroupWrites="true", SecurityGroupWriteScope="account"
+    )
+    granted = {
+        action
+        for document in rendered["policies"].values()
+        for statement in document["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    world.consumer_ec2.create_network_interface(
+        SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
+    )
+
+    # When: every path that reaches AWS runs (add, re-delivery, dry run, shared group, removal)
+    event = world.decided()
+    event["detail"]["security_groups"]["consumer_endpoint"]["allow_shared_groups"] = True
+    invoke(event)
+    invoke(event)
+    invoke(world.decided("security-groups-decided-accept-dry-run.json"))
+    invoke(world.decided())
+    world.end_connection("deleted")
+    invoke(world.state_changed("deleted"))
+
+    # Then
+    provider = {c.action for c in world.clients.calls if c.caller == "provider"}
+    consumer = {c.action for c in world.clients.calls if c.caller != "provider"}
+    assert provider == PROVIDER_ACTIONS
+    assert consumer <= granted
+    assert {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"} <= consumer
