@@ -1,0 +1,157 @@
+"""The acceptor's template replayed on the local AWS with a world loaded.
+
+This is where the generic replay meets this project: the stack is deployed in the world's
+provider account and region, manages the world's endpoint services that require acceptance,
+reads consumer facts through a consumer role and OU paths from the world's organization, and
+reads its policy from a folder of this checkout (in AWS a layer puts it at /opt/policies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acceptor_tools.local_aws import LocalAws
+from acceptor_tools.replay.engine import Progress
+from acceptor_tools.replay.report import GroupRule
+from acceptor_tools.replay.session import Limits, ReplaySession
+from acceptor_tools.replay.template import declared_parameters, load_app
+
+STACK = "privatelink-acceptor"
+# Parameters the replay sets unless told otherwise (`--parameter NAME=VALUE`), when the
+# template declares them: the local world is there to be acted on, it has an organization,
+# and every consumer account can be read through the role that consumer-role.yaml creates.
+LOCAL_PARAMETERS: Mapping[str, str] = {
+    "DryRun": "false",
+    "ConsumerRoleName": "PrivateLinkAcceptorConsumer",
+    "ExternalId": "replay-local-external-id",
+    "OrganizationsAccess": "direct",
+}
+MANAGED_SERVICES_PARAMETER = "ManagedServiceIds"
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    template: Path
+    world: Path
+    policy: Path
+    outbox: Path
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+
+class ProviderAccount:
+    """The world's provider account, where the stack is deployed."""
+
+    def __init__(self, aws: LocalAws) -> None:
+        self._aws = aws
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        # One client per service: each new session loads the service's model again.
+        if service not in self._clients:
+            self._clients[service] = self._aws.client(service)
+        return self._clients[service]
+
+    def env(self) -> dict[str, str]:
+        return self._aws.env()
+
+
+@dataclass
+class LocalReplay:
+    aws: LocalAws
+    session: ReplaySession
+    config: ReplayConfig
+
+
+@contextmanager
+def local_replay(config: ReplayConfig, progress: Progress | None = None) -> Iterator[LocalReplay]:
+    """Start the local AWS with the world, deploy the template there, hand back the session."""
+    with LocalAws(config.world) as aws:
+        world = aws.world
+        managed = [s.id for s in world.services.values() if s.acceptance_required]
+        declared = declared_parameters(config.template)
+        defaults = {**LOCAL_PARAMETERS, MANAGED_SERVICES_PARAMETER: ",".join(managed)}
+        parameters = {k: v for k, v in defaults.items() if k in declared}
+        parameters.update(config.parameters)
+        app = load_app(
+            config.template,
+            account=world.provider_account,
+            region=world.region,
+            stack=STACK,
+            parameter_overrides=parameters,
+        )
+        session = ReplaySession(
+            app,
+            ProviderAccount(aws),
+            log_dir=config.outbox / "logs",
+            environment_overrides={"POLICY_PATH": str(config.policy.resolve())},
+            progress=progress,
+        )
+        yield LocalReplay(aws=aws, session=session, config=config)
+
+
+def security_group_rules(aws: LocalAws) -> frozenset[GroupRule]:
+    """Every ingress rule of every group in every account of the world."""
+    rules: set[GroupRule] = set()
+    for account in aws.world.accounts.values():
+        regions = {account.region, *(vpc.region for vpc in account.vpcs.values())}
+        for region in sorted(regions):
+            ec2 = aws.client("ec2", account=account.id, region=region)
+            for page in ec2.get_paginator("describe_security_groups").paginate():
+                for group in page["SecurityGroups"]:
+                    rules.update(_flatten(account.id, group))
+    return frozenset(rules)
+
+
+def _flatten(account: str, group: Mapping[str, Any]) -> Iterator[GroupRule]:
+    for permission in group.get("IpPermissions") or []:
+        sources = [
+            *((r["CidrIp"], r.get("Description", "")) for r in permission.get("IpRanges", [])),
+            *((r["CidrIpv6"], r.get("Description", "")) for r in permission.get("Ipv6Ranges", [])),
+            *(
+                (r["GroupId"], r.get("Description", ""))
+                for r in permission.get("UserIdGroupPairs", [])
+            ),
+            *(
+                (r["PrefixListId"], r.get("Description", ""))
+                for r in permission.get("PrefixListIds", [])
+            ),
+        ]
+        for source, description in sources:
+            yield GroupRule(
+                account=account,
+                group_id=group["GroupId"],
+                protocol=str(permission.get("IpProtocol")),
+                from_port=permission.get("FromPort"),
+                to_port=permission.get("ToPort"),
+                source=source,
+                description=description,
+            )
+
+
+def connection_states(aws: LocalAws, services: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The provider's view of every connection to `services`, by endpoint ID."""
+    ec2 = aws.client("ec2")
+    wanted = list(services)
+    states: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return states
+    pages = ec2.get_paginator("describe_vpc_endpoint_connections").paginate(
+        Filters=[{"Name": "service-id", "Values": wanted}]
+    )
+    for page in pages:
+        for item in page["VpcEndpointConnections"]:
+            states[item["VpcEndpointId"]] = item
+    return states
+
+
+def labels(aws: LocalAws) -> dict[str, str]:
+    """Names people know the world's accounts and services by."""
+    world = aws.world
+    names = {account.id: account.name for account in world.accounts.values()}
+    names.update({service.id: service.name for service in world.services.values()})
+    return names

@@ -1,0 +1,389 @@
+"""What a replay did, per connection: decision, why, actions and their results, final state.
+
+Everything here is read from the outside, as an operator would: the decision records are the
+"Endpoint Connection Decided" events on the bus (the published contract, docs/events.md),
+security-group changes are the difference between the groups before and after the replay,
+notifications are the messages people's topics received (written to the outbox folder), and the
+final state is what DescribeVpcEndpointConnections says at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acceptor.contract import SOURCE, DetailType
+from acceptor_tools.replay.app import App
+from acceptor_tools.replay.engine import BusEvent, DeadLetter, OutboxMessage, ReplayLog
+from acceptor_tools.replay.runtime import Invocation
+
+# The SecurityGroups function's record of what it did (acceptor.aws.security_groups.UPDATED);
+# the rules it added or removed show in the groups themselves, what it left alone only here.
+SECURITY_GROUPS_UPDATED = "Endpoint Connection Security Groups Updated"
+CHANGED = frozenset({"added", "removed"})
+ENDPOINT_ID = re.compile(r"\bvpce-(?!svc-)[0-9a-f]{8,17}\b")
+
+
+@dataclass(frozen=True, order=True)
+class GroupRule:
+    """One ingress permission of a security group, flattened to one source."""
+
+    account: str
+    group_id: str
+    protocol: str
+    from_port: int | None
+    to_port: int | None
+    source: str
+    description: str
+
+    def text(self) -> str:
+        ports = "all ports" if self.from_port is None else str(self.from_port)
+        if self.to_port not in (None, self.from_port):
+            ports = f"{self.from_port}-{self.to_port}"
+        protocol = "all" if self.protocol == "-1" else self.protocol
+        return f"{self.group_id} ({self.account}): {protocol} {ports} from {self.source}"
+
+
+@dataclass
+class ConnectionReport:
+    endpoint_id: str
+    service_id: str | None = None
+    account: str | None = None
+    region: str | None = None
+    decision: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    missing_facts: list[str] = field(default_factory=list)
+    unknown_reasons: dict[str, str] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool | None = None
+    requests: int = 0
+    """"Endpoint Connection Requested" events seen for it (notifications, sweeps...)."""
+    decisions: int = 0
+    state_before: str | None = None
+    state_after: str | None = None
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "connection", **asdict(self)}
+
+
+@dataclass
+class Report:
+    connections: list[ConnectionReport]
+    dead_letters: list[DeadLetter]
+    unrouted: list[BusEvent]
+    failed_calls: list[Invocation]
+    other_group_changes: list[dict[str, Any]]
+    log: ReplayLog
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Account and service IDs -> names, for people."""
+
+    @property
+    def decisions(self) -> Counter[str]:
+        return Counter(c.decision or "none" for c in self.connections)
+
+
+def build_report(
+    log: ReplayLog,
+    app: App,
+    *,
+    groups_before: Iterable[GroupRule],
+    groups_after: Iterable[GroupRule],
+    states: Mapping[str, Mapping[str, Any]],
+    outbox_files: Mapping[int, str],
+    labels: Mapping[str, str] | None = None,
+) -> Report:
+    """`states`: endpoint ID -> DescribeVpcEndpointConnections item at the end.
+    `outbox_files`: index in `log.outbox` -> file it was written to."""
+    connections: dict[str, ConnectionReport] = {}
+
+    def connection(endpoint_id: str) -> ConnectionReport:
+        return connections.setdefault(endpoint_id, ConnectionReport(endpoint_id=endpoint_id))
+
+    for event in log.bus_events.values():
+        detail = event.event.get("detail") or {}
+        endpoint_id = detail.get("endpoint_id") if isinstance(detail, dict) else None
+        if not isinstance(endpoint_id, str) or event.event.get("source") != SOURCE:
+            continue
+        report = connection(endpoint_id)
+        report.service_id = detail.get("service_id") or report.service_id
+        report.account = detail.get("account") or report.account
+        report.region = detail.get("region") or report.region
+        if event.detail_type == DetailType.DECIDED:
+            _take_decision(report, detail)
+        elif event.detail_type == DetailType.REQUESTED:
+            report.requests += 1
+        elif event.detail_type == SECURITY_GROUPS_UPDATED:
+            report.actions.extend(_untouched_groups(detail))
+    for endpoint_id, item in states.items():
+        report = connection(endpoint_id)
+        report.service_id = report.service_id or item.get("ServiceId")
+        report.account = report.account or item.get("VpcEndpointOwner")
+        report.region = report.region or item.get("VpcEndpointRegion")
+        report.state_after = item.get("VpcEndpointState")
+    before, after = set(groups_before), set(groups_after)
+    other_changes = []
+    for change, rules in (("added", after - before), ("removed", before - after)):
+        for rule in sorted(rules):
+            action = {
+                "type": f"security-group-rule-{change}",
+                "account": rule.account,
+                "group_id": rule.group_id,
+                "rule": rule.text(),
+                "description": rule.description,
+            }
+            owners = [e for e in ENDPOINT_ID.findall(rule.description) if e in connections]
+            if owners:
+                connections[owners[0]].actions.append(action)
+            else:
+                other_changes.append(action)
+    for index, message in enumerate(log.outbox):
+        notification: dict[str, Any] = {
+            "type": "notification",
+            "topic": _topic_name(app, message),
+            "subject": message.subject,
+            "file": outbox_files.get(index),
+        }
+        for endpoint_id in dict.fromkeys(ENDPOINT_ID.findall(message.message)):
+            if endpoint_id in connections:
+                connections[endpoint_id].actions.append(notification)
+    return Report(
+        connections=list(connections.values()),
+        dead_letters=list(log.dead_letters),
+        unrouted=log.unrouted,
+        failed_calls=[i for i in log.invocations if not i.ok],
+        other_group_changes=other_changes,
+        log=log,
+        labels=dict(labels or {}),
+    )
+
+
+def _take_decision(report: ConnectionReport, detail: Mapping[str, Any]) -> None:
+    report.decisions += 1
+    report.decision = detail.get("decision")
+    report.rule = detail.get("rule")
+    report.reason = detail.get("reason")
+    report.missing_facts = list(detail.get("missing_facts") or [])
+    report.unknown_reasons = dict(detail.get("unknown_reasons") or {})
+    report.rules = list(detail.get("rules") or [])
+    report.dry_run = detail.get("dry_run")
+    if report.state_before is None:
+        report.state_before = detail.get("state_before")
+    action = detail.get("action") or {}
+    if action.get("type") not in (None, "none"):
+        report.actions.append(
+            {
+                "type": action["type"],
+                "result": action.get("result"),
+                "error": action.get("error"),
+                "origin": detail.get("origin"),
+            }
+        )
+
+
+def _untouched_groups(detail: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Groups the function looked at and did not change, and why (a shared group, unknown
+    CIDRs...): a connection that works only once someone opens them."""
+    untouched = []
+    for group in detail.get("groups") or []:
+        if not isinstance(group, dict) or group.get("status") in CHANGED:
+            continue
+        untouched.append(
+            {
+                "type": "security-group-untouched",
+                "group_id": group.get("group_id"),
+                "side": group.get("side"),
+                "status": group.get("status"),
+                "reason": group.get("reason"),
+            }
+        )
+    return untouched
+
+
+def _topic_name(app: App, message: OutboxMessage) -> str:
+    topic = app.topic_for(message.topic_arn)
+    return topic.logical_id if topic else message.topic_arn
+
+
+def write_outbox(messages: list[OutboxMessage], app: App, folder: Path) -> dict[int, str]:
+    """One text file per message, numbered in the order they were sent."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.txt"):
+        old.unlink()
+    files = {}
+    for index, message in enumerate(messages):
+        path = folder / f"{index + 1:03d}-{_topic_name(app, message)}.txt"
+        subject = f"Subject: {message.subject}\n\n" if message.subject else ""
+        path.write_text(f"{subject}{message.message}\n", encoding="utf-8")
+        files[index] = str(path)
+    return files
+
+
+# --- for people ----------------------------------------------------------------------------
+
+
+def render_text(report: Report) -> str:
+    lines: list[str] = []
+    label = report.labels.get
+    for c in report.connections:
+        who = " ".join(x for x in (label(c.account or ""), c.account, c.region) if x)
+        service = " ".join(x for x in (label(c.service_id or ""), c.service_id) if x)
+        lines.append(f"{c.endpoint_id}  {who} -> {service}")
+        if c.decision is None:
+            lines.append("  decision  none (no decision was published for it)")
+        else:
+            rule = f" by rule {c.rule}" if c.rule else ""
+            dry = " (dry run)" if c.dry_run else ""
+            lines.append(f"  decision  {c.decision.upper()}{rule}{dry}{_times(c)}")
+            lines.append(f"  why       {c.reason}")
+        for fact in c.missing_facts:
+            why = c.unknown_reasons.get(fact, "")
+            lines.append(f"  unknown   {fact}{': ' + why if why else ''}")
+        for number, action in enumerate(c.actions):
+            lines.append(f"  {'actions' if number == 0 else '':8}  {_action_text(action)}")
+        if c.state_after is None:
+            lines.append(
+                "  state     not a connection of the local AWS (the world has no such endpoint)"
+            )
+        else:
+            lines.append(f"  state     {c.state_before or '?'} -> {c.state_after}")
+        lines.append("")
+    if report.other_group_changes:
+        lines.append("Security-group changes no connection claims")
+        lines.extend(
+            f"  {change['type']}: {change['rule']}" for change in report.other_group_changes
+        )
+        lines.append("")
+    lines.append(f"Dead letters ({len(report.dead_letters)})")
+    for dead in report.dead_letters:
+        attempts = f" after {dead.attempts} attempts" if dead.attempts else ""
+        lines.append(f"  {dead.queue}: {dead.function or '?'} failed{attempts}: {dead.error}")
+        lines.append(f"    message: {dead_letter_message(dead)}")
+    lines.append(f"Unrouted events ({len(report.unrouted)}): put on a bus, matched by no rule")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for event in report.unrouted:
+        detail = event.event.get("detail") or {}
+        subject = detail.get("endpoint_id") if isinstance(detail, dict) else None
+        groups.setdefault((event.bus, event.detail_type), []).append(subject or event.id)
+    for (bus, detail_type), subjects in groups.items():
+        lines.append(f"  {len(subjects)} x {detail_type!r} on {bus}: {', '.join(subjects)}")
+    lines.append("")
+    lines.append(summary_line(report))
+    return "\n".join(lines)
+
+
+def _times(connection: ConnectionReport) -> str:
+    """Said only when a request came more than once, or was decided more than once."""
+    if connection.requests <= 1 and connection.decisions <= 1:
+        return ""
+    decided = "once" if connection.decisions == 1 else f"{connection.decisions} times"
+    return f" (requested {connection.requests} times, decided {decided})"
+
+
+def _action_text(action: Mapping[str, Any]) -> str:
+    kind = action["type"]
+    if kind in ("accept", "reject"):
+        error = f" ({action['error']})" if action.get("error") else ""
+        return f"{kind}: {action['result']}{error}"
+    if kind == "security-group-untouched":
+        why = f": {action['reason']}" if action.get("reason") else ""
+        return f"~ {action['group_id']} ({action['side']}) {action['status']}{why}"
+    if kind.startswith("security-group-rule"):
+        sign = "+" if kind.endswith("added") else "-"
+        return f"{sign} {action['rule']}  {action['description']!r}"
+    return f"notified via {action['topic']}: {action.get('file') or action.get('subject')}"
+
+
+def summary_line(report: Report) -> str:
+    counts = ", ".join(f"{n} {d}" for d, n in sorted(report.decisions.items()))
+    calls = len(report.log.invocations)
+    quiet = (
+        f"quiet after {report.log.rounds} rounds"
+        if report.log.quiet
+        else f"NOT quiet after {report.log.rounds} rounds (stopped at the limit)"
+    )
+    return (
+        f"{len(report.connections)} connections ({counts}); {calls} function calls, "
+        f"{len(report.failed_calls)} failed; {len(report.dead_letters)} dead letters; "
+        f"{len(report.unrouted)} unrouted events; {quiet}, {report.log.seconds:.1f} s"
+    )
+
+
+def dead_letter_message(dead: DeadLetter) -> str:
+    """The original input inside a dead letter (an invocation record, an SNS event...)."""
+    try:
+        body: Any = json.loads(dead.body)
+    except json.JSONDecodeError:
+        return dead.body
+    if isinstance(body, dict) and "requestPayload" in body:
+        body = body["requestPayload"]
+    if isinstance(body, dict) and body.get("Records"):
+        record = body["Records"][0]
+        if isinstance(record, dict) and "Sns" in record:
+            return str(record["Sns"].get("Message"))
+        if isinstance(record, dict) and "body" in record:
+            return str(record["body"])
+    if isinstance(body, dict) and "detail-type" in body:
+        detail = body.get("detail") or {}
+        return f"{body['detail-type']} {detail.get('endpoint_id', '')}".strip()
+    return dead.body
+
+
+# --- for programs ---------------------------------------------------------------------------
+
+
+def json_lines(report: Report) -> Iterator[str]:
+    for connection in report.connections:
+        yield json.dumps(connection.as_json())
+    for change in report.other_group_changes:
+        yield json.dumps({"kind": "security-group-change", **change})
+    for dead in report.dead_letters:
+        yield json.dumps(
+            {
+                "kind": "dead-letter",
+                "queue": dead.queue,
+                "function": dead.function,
+                "error": dead.error,
+                "attempts": dead.attempts,
+                "message": dead_letter_message(dead),
+            }
+        )
+    for event in report.unrouted:
+        yield json.dumps(
+            {
+                "kind": "unrouted",
+                "bus": event.bus,
+                "source": event.event.get("source"),
+                "detail_type": event.detail_type,
+                "detail": event.event.get("detail"),
+            }
+        )
+    for call in report.failed_calls:
+        yield json.dumps(
+            {
+                "kind": "failed-call",
+                "function": call.function,
+                "trigger": call.trigger,
+                "error": str(call.error) if call.error else "timed out",
+            }
+        )
+    yield json.dumps(
+        {
+            "kind": "summary",
+            "connections": len(report.connections),
+            "decisions": dict(report.decisions),
+            "function_calls": len(report.log.invocations),
+            "failed_calls": len(report.failed_calls),
+            "dead_letters": len(report.dead_letters),
+            "unrouted": len(report.unrouted),
+            "quiet": report.log.quiet,
+            "rounds": report.log.rounds,
+            "seconds": round(report.log.seconds, 2),
+        }
+    )
