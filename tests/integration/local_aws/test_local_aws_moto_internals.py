@@ -6,6 +6,7 @@ tests then say what that changed for the local AWS.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from collections.abc import Iterator
@@ -165,6 +166,38 @@ def test_endpoint_service_id_can_be_pinned_with_its_tags(bare_aws: LocalAws) -> 
     assert found["ServiceId"] == "vpce-svc-0123456789abcdef0"
     assert found["ServiceName"] == "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"
     assert found["Tags"] == [{"Key": "app", "Value": "x"}]
+
+
+@pytest.mark.parametrize("kind", sorted(moto.PINNABLE_IDS))
+def test_each_pinnable_id_is_drawn_from_the_generator_the_pin_replaces(kind: str) -> None:
+    module_name, attribute = moto.PINNABLE_IDS[kind]
+    module = importlib.import_module(module_name)
+
+    prefixes = {"vpc": "vpc-", "vpc-endpoint": "vpce-", "security-group": "sg-"}
+    assert getattr(module, attribute)().startswith(prefixes[kind])
+
+
+def test_pinned_ids_are_used_for_the_next_creation_only(bare_aws: LocalAws) -> None:
+    ec2 = bare_aws.client("ec2", ACCOUNT, REGION)
+    ec2.describe_vpcs()  # the region's default VPC is made on first use: not the pinned one
+    with moto.pinned_id("vpc", "vpc-0123456789abcdef0"):
+        vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    with moto.pinned_id("security-group", "sg-0123456789abcdef0"):
+        group = ec2.create_security_group(GroupName="g", Description="d", VpcId=vpc)["GroupId"]
+    other = ec2.create_security_group(GroupName="h", Description="d", VpcId=vpc)["GroupId"]
+
+    assert vpc == "vpc-0123456789abcdef0"
+    assert group == "sg-0123456789abcdef0"
+    assert other not in (group, vpc)
+    assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["CidrBlock"] == "10.5.0.0/16"
+
+
+def test_a_pin_that_nothing_used_is_an_error(bare_aws: LocalAws) -> None:
+    with (
+        pytest.raises(RuntimeError, match="created no vpc-endpoint"),
+        moto.pinned_id("vpc-endpoint", "vpce-0123456789abcdef0"),
+    ):
+        pass
 
 
 def test_organization_ids_can_be_pinned_before_children_exist(bare_aws: LocalAws) -> None:

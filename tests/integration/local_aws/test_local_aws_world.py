@@ -81,6 +81,14 @@ def test_minimal_world_is_valid() -> None:
             + "organization:\n  root_id: r-ab12\n  units: [{path: x, id: ou-zz99-11111111}]",
             "must carry the root's suffix",
         ),
+        (_edit("{name: e, account", "{name: e, id: vpce-xyz, account"), "vpce-"),
+        (_edit("    - name: c\n", "    - name: c\n        id: vpc-0123\n"), "vpc-"),
+        (
+            _edit("    - name: c\n", "    - name: c\n        id: vpc-0a1b2c3d4e5f67890\n").replace(
+                "    - name: p\n", "    - name: p\n      id: vpc-0a1b2c3d4e5f67890\n"
+            ),
+            "duplicate name in pinned IDs: 'vpc-0a1b2c3d4e5f67890'",
+        ),
     ],
 )
 def test_invalid_world_is_refused_with_a_message_that_says_where(text: str, message: str) -> None:
@@ -278,3 +286,50 @@ def test_adding_an_account_does_not_change_the_ids_of_the_others(
 
     del grown_ids["vpcs"]["555566667777"]
     assert grown_ids == ids
+
+
+PINNED = (
+    _edit("    - name: c\n", "    - name: c\n        id: vpc-0c0ffee0c0ffee012\n")
+    .replace("load_balancers: [nlb]}]", "load_balancers: [nlb], notify_topic: connections}]")
+    .replace(
+        "subnets: [{name: a, cidr: 10.1.1.0/24}]",
+        "subnets: [{name: a, cidr: 10.1.1.0/24}]\n"
+        "        security_groups: [{name: g, id: sg-0decaf0decaf00123}]",
+    )
+    .replace(
+        "{name: e, account", "{name: e, id: vpce-0feed0feed0feed01, security_groups: [g], account"
+    )
+)
+
+
+def test_pinned_vpc_group_and_endpoint_ids_are_what_aws_reports(
+    clean_aws_environment: None,
+) -> None:
+    with LocalAws(parse_world(PINNED)) as aws:
+        (endpoint,) = aws.create_endpoints()
+        ec2 = aws.client("ec2", account="111122223333")
+        (found,) = ec2.describe_vpc_endpoints(VpcEndpointIds=["vpce-0feed0feed0feed01"])[
+            "VpcEndpoints"
+        ]
+        connections = aws.client("ec2").describe_vpc_endpoint_connections()
+        (delivery,) = aws.deliveries
+
+    assert endpoint.id == "vpce-0feed0feed0feed01"
+    assert endpoint.vpc_id == found["VpcId"] == "vpc-0c0ffee0c0ffee012"
+    assert [g["GroupId"] for g in found["Groups"]] == ["sg-0decaf0decaf00123"]
+    assert [c["VpcEndpointId"] for c in connections["VpcEndpointConnections"]] == [endpoint.id]
+    assert "vpce-0feed0feed0feed01" in delivery.message
+
+
+def test_pinning_some_ids_leaves_the_generated_ones_unchanged(
+    clean_aws_environment: None,
+) -> None:
+    with LocalAws(parse_world(MINIMAL)) as plain:
+        plain_vpc = plain.world.vpc("111122223333", "c")
+        plain_default = plain_vpc.default_security_group
+        plain_subnets = dict(plain_vpc.subnets)
+    with LocalAws(parse_world(PINNED)) as pinned:
+        pinned_vpc = pinned.world.vpc("111122223333", "c")
+
+    assert pinned_vpc.default_security_group == plain_default
+    assert pinned_vpc.subnets == plain_subnets

@@ -9,7 +9,9 @@ importing this module does not import moto.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MOTO_VERSION = "5.2.5"
@@ -164,6 +166,39 @@ def pin_endpoint_service_id(account_id: str, region: str, current: str, wanted: 
     backend.configurations[wanted] = config
     if current in backend.tags:
         backend.tags[wanted] = backend.tags.pop(current)
+
+
+# The generators moto calls for the IDs of the EC2 resources a world may pin, by resource kind:
+# (module that calls it, name it is called by there). Pinning replaces the generator for the next
+# creation, so everything built from the ID (an endpoint's DNS names, its connection record and
+# notification, a VPC's default group) uses the pinned one from the start.
+PINNABLE_IDS: dict[str, tuple[str, str]] = {
+    "vpc": ("moto.ec2.models.vpcs", "random_vpc_id"),
+    "vpc-endpoint": ("moto.ec2.models.vpcs", "random_vpc_ep_id"),
+    "security-group": ("moto.ec2.models.security_groups", "random_security_group_id"),
+}
+
+
+@contextmanager
+def pinned_id(kind: str, wanted: str) -> Iterator[None]:
+    """The next resource of `kind` created in this block gets the ID `wanted`. The random draw
+    still happens (and is dropped), so every other ID the world generates stays the same."""
+    module_name, attribute = PINNABLE_IDS[kind]
+    module = importlib.import_module(module_name)
+    original = getattr(module, attribute)
+    pending = [wanted]
+
+    def generate() -> str:
+        drawn: str = original()
+        return pending.pop() if pending else drawn
+
+    setattr(module, attribute, generate)
+    try:
+        yield
+    finally:
+        setattr(module, attribute, original)
+    if pending:
+        raise RuntimeError(f"moto created no {kind} while {wanted} was pinned")
 
 
 def pin_organization_root_id(management_account: str, wanted: str) -> None:

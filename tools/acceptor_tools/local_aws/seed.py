@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,7 +157,9 @@ def _create_endpoint(loaded: LoadedWorld, client: ClientFactory, spec: Endpoint)
     if vpc.region != service.region:
         request["ServiceRegion"] = service.region
     _reseed(loaded.spec.seed, f"endpoint/{spec.name}")
-    endpoint = ec2.create_vpc_endpoint(**request)["VpcEndpoint"]
+    with _pinned("vpc-endpoint", spec.id):
+        endpoint = ec2.create_vpc_endpoint(**request)["VpcEndpoint"]
+    _check_pinned("endpoint", spec.id, endpoint["VpcEndpointId"])
     return EndpointInfo(
         name=spec.name,
         id=endpoint["VpcEndpointId"],
@@ -202,12 +205,13 @@ class _Seeder:
         ec2 = self._ec2(account, region)
         key = f"{account}/{region}/vpc/{spec.name}"
         _reseed(self.spec.seed, key)
-        created = ec2.create_vpc(
-            CidrBlock=spec.cidr,
-            AmazonProvidedIpv6CidrBlock=spec.ipv6,
-            TagSpecifications=_tag_spec("vpc", {"Name": spec.name, **spec.tags}),
-        )["Vpc"]
-        vpc_id = created["VpcId"]
+        with _pinned("vpc", spec.id):
+            created = ec2.create_vpc(
+                CidrBlock=spec.cidr,
+                AmazonProvidedIpv6CidrBlock=spec.ipv6,
+                TagSpecifications=_tag_spec("vpc", {"Name": spec.name, **spec.tags}),
+            )["Vpc"]
+        vpc_id = _check_pinned("VPC", spec.id, created["VpcId"])
         ipv6 = [a["Ipv6CidrBlock"] for a in created.get("Ipv6CidrBlockAssociationSet", [])]
         zones = [f"{region}{letter}" for letter in string.ascii_lowercase[:3]]
         subnets = {}
@@ -222,12 +226,16 @@ class _Seeder:
         groups = {}
         for group in spec.security_groups:
             _reseed(self.spec.seed, f"{key}/security-group/{group.name}")
-            group_id = ec2.create_security_group(
-                GroupName=group.name,
-                Description=group.description,
-                VpcId=vpc_id,
-                TagSpecifications=_tag_spec("security-group", {"Name": group.name, **group.tags}),
-            )["GroupId"]
+            with _pinned("security-group", group.id):
+                group_id = ec2.create_security_group(
+                    GroupName=group.name,
+                    Description=group.description,
+                    VpcId=vpc_id,
+                    TagSpecifications=_tag_spec(
+                        "security-group", {"Name": group.name, **group.tags}
+                    ),
+                )["GroupId"]
+            _check_pinned("security group", group.id, group_id)
             if group.ingress:
                 ec2.authorize_security_group_ingress(
                     GroupId=group_id,
@@ -374,6 +382,22 @@ class _Seeder:
             info.ou_ids = tuple(ids[path[:depth]] for depth in range(len(path) + 1))
         provider = loaded.accounts[management]
         provider.ou_path, provider.ou_ids = (), (root_id,)
+
+
+@contextmanager
+def _pinned(kind: str, wanted: str | None) -> Iterator[None]:
+    """The world's own ID for the resource created in this block, when it pins one."""
+    if wanted is None:
+        yield
+        return
+    with moto.pinned_id(kind, wanted):
+        yield
+
+
+def _check_pinned(what: str, wanted: str | None, created: str) -> str:
+    if wanted is not None and created != wanted:
+        raise RuntimeError(f"the {what} pinned as {wanted} was created as {created}")
+    return created
 
 
 def _reseed(seed: int, key: str) -> None:

@@ -3,8 +3,9 @@
 A world is YAML (documented in docs/local-aws.md, demo in events/world.yaml). This module only
 reads and validates it; `seed.py` creates it through the AWS APIs. Names (of VPCs, subnets,
 groups, load balancers, services, endpoints) are the world's own handles, unique where they are
-looked up; IDs are AWS's, and only those that policies name can be pinned (services, the
-organization's root and units).
+looked up; IDs are AWS's. The IDs that policies and sample events name can be pinned (services,
+the organization's root and units, VPCs, security groups, endpoints); the others are repeatable
+for a world file (see `seed`) but not a contract.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ Region = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0
 ServiceId = Annotated[
     StrictStr, StringConstraints(pattern=r"^vpce-svc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 ]
+VpcId = Annotated[StrictStr, StringConstraints(pattern=r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")]
+GroupId = Annotated[StrictStr, StringConstraints(pattern=r"^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$")]
+EndpointId = Annotated[StrictStr, StringConstraints(pattern=r"^vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})$")]
 RootId = Annotated[StrictStr, StringConstraints(pattern=r"^r-[0-9a-z]{4}$")]
 UnitId = Annotated[StrictStr, StringConstraints(pattern=r"^ou-[0-9a-z]{4}-[0-9a-z]{8}$")]
 Tags = dict[StrictStr, StrictStr]
@@ -61,6 +65,7 @@ class IngressRule(_Model):
 
 class SecurityGroup(_Model):
     name: Name
+    id: GroupId | None = None  # pinned ID; moto invents one otherwise
     description: StrictStr = "created by the local AWS world"
     ingress: list[IngressRule] = []
     tags: Tags = {}
@@ -74,6 +79,7 @@ class Subnet(_Model):
 
 class Vpc(_Model):
     name: Name
+    id: VpcId | None = None  # pinned ID; moto invents one otherwise
     cidr: StrictStr
     ipv6: bool = False  # ask AWS for an IPv6 block too
     region: Region | None = None  # default: the account's region
@@ -137,6 +143,7 @@ class Account(_Model):
 
 class Endpoint(_Model):
     name: Name
+    id: EndpointId | None = None  # pinned ID; moto invents one otherwise
     account: AccountId
     vpc: Name
     service: Name
@@ -177,6 +184,7 @@ class World(_Model):
         self._check_provider()
         self._check_organization()
         _no_duplicates("endpoints", (e.name for e in self.endpoints))
+        _no_duplicates("pinned IDs", self._pinned_ids())
         services = {s.name: s for s in self.provider.services}
         for endpoint in self.endpoints:
             where = f"endpoint {endpoint.name}"
@@ -197,6 +205,14 @@ class World(_Model):
                 (g.name for g in vpc.security_groups),
             )
         return self
+
+    def _pinned_ids(self) -> list[str | None]:
+        vpcs = [*self.provider.vpcs, *(v for account in self.accounts for v in account.vpcs)]
+        return [
+            *(v.id for v in vpcs),
+            *(g.id for v in vpcs for g in v.security_groups),
+            *(e.id for e in self.endpoints),
+        ]
 
     def _check_provider(self) -> None:
         vpcs = {v.name: v for v in self.provider.vpcs}
