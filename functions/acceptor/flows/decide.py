@@ -60,14 +60,16 @@ class BatchOutcome:
     duplicates: list[str] = field(default_factory=list)
 
 
-def idempotency_key(request: RequestedDetail, policy_hash: str) -> dict[str, str]:
-    """Endpoint, state, policy version and origin; a revocation check also names its sweep,
-    since each sweep is one step of the two-step revocation."""
+def idempotency_key(request: RequestedDetail, policy_hash: str, *, dry_run: bool) -> dict[str, str]:
+    """Endpoint, state, policy version, origin and mode; a revocation check also names its
+    sweep, since each sweep is one step of the two-step revocation. The mode is part of it so
+    that switching DryRun off decides again at once (a dry run acted on nothing)."""
     key = {
         "endpoint_id": request.endpoint_id,
         "state": request.state,
         "policy_hash": policy_hash,
         "origin": request.origin,
+        "dry_run": "true" if dry_run else "false",
     }
     if request.origin == "revocation":
         key["sweep"] = request.correlation_id
@@ -87,7 +89,7 @@ def decide_batch(
     outcome = BatchOutcome()
     requests = _parse(messages, outcome)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        pendings = _claim(requests, policy, deps, outcome, pool)
+        pendings = _claim(requests, policy, deps, outcome, pool, dry_run=dry_run)
         now = deps.clock()
         _reread(pendings, deps.ec2)
         _screen(pendings, policy, deps.managed)
@@ -152,6 +154,8 @@ def _claim(
     deps: DecideDeps,
     outcome: BatchOutcome,
     pool: Executor,
+    *,
+    dry_run: bool,
 ) -> list[Pending]:
     """One claimed request per endpoint. Identical requests share one claim; the other requests
     for an endpoint that has a claimed one follow it (its fate is theirs; no decision of their
@@ -160,7 +164,7 @@ def _claim(
     by_key: dict[tuple[tuple[str, str], ...], list[str]] = {}
     firsts: dict[tuple[tuple[str, str], ...], RequestedDetail] = {}
     for message_id, request in requests:
-        name = tuple(sorted(idempotency_key(request, policy.version_hash).items()))
+        name = tuple(sorted(idempotency_key(request, policy.version_hash, dry_run=dry_run).items()))
         by_key.setdefault(name, []).append(message_id)
         firsts.setdefault(name, request)
     queues: dict[str, list[tuple[tuple[str, str], ...]]] = {}

@@ -195,6 +195,30 @@ def test_dry_run_decides_records_and_publishes_but_calls_nothing() -> None:
     assert len(harness.log.items) == 2
 
 
+def test_switching_dry_run_off_decides_the_same_request_again_and_acts() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.run([("m1", body(connection))], dry_run=True)
+
+    again = harness.run([("m1-after-dry-run", body(connection))], dry_run=False)
+
+    assert again.duplicates == []
+    assert harness.ec2.actions() == [("accept", A, ("vpce-00000001",))]
+    assert [cast(DecidedDetail, e.detail).dry_run for e in harness.bus.events] == [True, False]
+    assert harness.state("vpce-00000001") == "available"
+
+
+def test_a_dry_run_repeated_within_the_hour_is_a_duplicate() -> None:
+    connection = pending("vpce-00000001")
+    harness = Harness([connection])
+    harness.run([("m1", body(connection))], dry_run=True)
+
+    again = harness.run([("m1-redelivered", body(connection))], dry_run=True)
+
+    assert again.duplicates == ["m1-redelivered"]
+    assert len(harness.bus.events) == 1
+
+
 def test_duplicate_event_in_a_later_batch_acts_once() -> None:
     connection = pending("vpce-00000001")
     harness = Harness([connection])
