@@ -49,10 +49,13 @@ unit: $(STAMP)
 test: lint check-template sam-build
 	$(BIN)/pytest -q
 
-# cfn-lint reads .cfnlintrc.yaml, which adds the cfn-lint-serverless rules.
+# cfn-lint reads .cfnlintrc.yaml, which adds the cfn-lint-serverless rules. consumer-role.yaml
+# (plain CloudFormation, deployed in consumer accounts) is linted with the same rules.
+CONSUMER_ROLE_TEMPLATE := consumer-role.yaml
 check-template: $(STAMP)
-	$(BIN)/cfn-lint -- $(TEMPLATE)
+	$(BIN)/cfn-lint -- $(TEMPLATE) $(CONSUMER_ROLE_TEMPLATE)
 	$(BIN)/sam validate --lint --template-file $(TEMPLATE) --region $(CHECK_REGION)
+	$(BIN)/sam validate --lint --template-file $(CONSUMER_ROLE_TEMPLATE) --region $(CHECK_REGION)
 
 # Builds into the ignored .aws-sam/check/ (not .aws-sam/build/, which `sam deploy` would pick
 # up), which also bundles and validates the policy (tools/policy_layer/Makefile), then checks

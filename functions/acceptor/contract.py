@@ -25,6 +25,7 @@ class DetailType(StrEnum):
     REQUESTED = "Endpoint Connection Requested"
     DECIDED = "Endpoint Connection Decided"
     STATE_CHANGED = "Endpoint Connection State Changed"
+    SECURITY_GROUPS_UPDATED = "Endpoint Connection Security Groups Updated"
 
 
 Origin = Literal["notification", "sweep", "hold-expired", "revocation"]
@@ -129,10 +130,76 @@ class StateChangedDetail(_Detail):
     correlation_id: str
 
 
+GroupSide = Literal["consumer_endpoint", "provider"]
+
+
+class SecurityGroupRule(BaseModel):
+    """One ingress permission: TCP on one port from one CIDR, with the rule's ID once created."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    protocol: Literal["tcp"]
+    port: int = Field(ge=1, le=65535)
+    cidr: str
+    rule_id: str | None
+    """None in a dry run (nothing was created)."""
+
+
+class SecurityGroupOutcome(BaseModel):
+    """What happened to one group."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    side: GroupSide
+    group_id: str
+    owner_account: AccountText
+    status: Literal["added", "unchanged", "planned", "removed", "skipped", "failed"]
+    added: list[SecurityGroupRule]
+    present: list[SecurityGroupRule]
+    """Needed permissions already granted (by our rule, or by someone else's identical one)."""
+    removed: list[str]
+    """IDs of the rules removed (ours only)."""
+    shared_with: list[str]
+    """Network interfaces other than the endpoint's that use the group."""
+    reason: str | None
+
+
+class SecurityGroupWarning(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str
+    message: str
+    group_id: str | None
+    side: GroupSide | None
+
+
+class SecurityGroupsUpdatedDetail(_Detail):
+    """Put by SecurityGroups after adding (accept) or removing (reject, deleted...) the ingress
+    rules of a connection; also what it writes to the decision log."""
+
+    service_id: ServiceIdText | None
+    endpoint_id: EndpointIdText
+    account: AccountText | None
+    region: str | None
+    operation: Literal["add", "remove"]
+    trigger: str
+    """`accept`, `reject`, or `state:<state>` for a State Changed event."""
+    dry_run: bool
+    changed: bool
+    """True when some group got or lost a rule (never in a dry run)."""
+    cidrs: list[str]
+    cidrs_from: Literal["consumer-role", "decided-event"] | None
+    groups: list[SecurityGroupOutcome]
+    warnings: list[SecurityGroupWarning]
+    updated_at: Timestamp
+    correlation_id: str | None
+
+
 DETAIL_MODELS: dict[DetailType, type[_Detail]] = {
     DetailType.REQUESTED: RequestedDetail,
     DetailType.DECIDED: DecidedDetail,
     DetailType.STATE_CHANGED: StateChangedDetail,
+    DetailType.SECURITY_GROUPS_UPDATED: SecurityGroupsUpdatedDetail,
 }
 
 
@@ -167,6 +234,14 @@ def state_changed(detail: StateChangedDetail) -> BusEvent:
     return BusEvent(detail_type=DetailType.STATE_CHANGED, detail=detail)
 
 
+def security_groups_updated(
+    detail: SecurityGroupsUpdatedDetail, resources: tuple[str, ...] = ()
+) -> BusEvent:
+    return BusEvent(
+        detail_type=DetailType.SECURITY_GROUPS_UPDATED, detail=detail, resources=resources
+    )
+
+
 # The same events as Lambda receives them from the bus (an EventBridge envelope): what the
 # handlers of this and the next functions parse at their boundary. `account` is always there in
 # AWS; moto's bus-to-queue delivery leaves it out, and nothing here reads it.
@@ -190,3 +265,9 @@ class StateChangedEvent(_FromBus):
     source: Literal["privatelink-acceptor"]
     detail_type: Literal["Endpoint Connection State Changed"] = Field(alias="detail-type")
     detail: StateChangedDetail
+
+
+class SecurityGroupsUpdatedEvent(_FromBus):
+    source: Literal["privatelink-acceptor"]
+    detail_type: Literal["Endpoint Connection Security Groups Updated"] = Field(alias="detail-type")
+    detail: SecurityGroupsUpdatedDetail

@@ -53,6 +53,9 @@ class Settings(BaseModel):
     organizations_access: Flag = Field(default=False, alias="ORGANIZATIONS_ACCESS")
     organizations_role_arn: OptionalText = Field(default=None, alias="ORGANIZATIONS_ROLE_ARN")
     notification_topic_arn: OptionalText = Field(default=None, alias="NOTIFICATION_TOPIC_ARN")
+    # SecurityGroupsFunction: the table of the rules it created, per endpoint and group (without
+    # it, rules it adds could never be told from others' and removed, so it adds none).
+    security_group_rule_table: OptionalText = Field(default=None, alias="SECURITY_GROUP_RULE_TABLE")
     # NotifyFunction: the roles whose accept/reject calls are the acceptor's own (manual-override
     # alerts skip them; empty means every call alerts), and how long webhook URLs are cached.
     acceptor_role_arns: Annotated[tuple[str, ...], BeforeValidator(_split_list)] = Field(

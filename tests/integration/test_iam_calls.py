@@ -1,11 +1,13 @@
 """Every AWS call a function makes with its own role is granted to that role in template.yaml,
 on the resource it needs and no wider; nothing mutating in EC2 is granted on `*`.
 
-The calls are recorded, not guessed: the three handlers run against the local AWS through
+The calls are recorded, not guessed: the five handlers run against the local AWS through
 every path that reaches AWS (notifications, a sweep with and without managed services, decisions
 that accept, reject and hold, a revocation reported then enforced, a throttled accept that
-releases its claims, Organizations read directly and through a role), and each call's IAM action
-and target are checked against the statements of the function's role.
+releases its claims, Organizations read directly and through a role; security groups opened on
+accept and closed when the consumer deletes its endpoint; every decision, state change and
+security-group warning notified on Slack, Teams and SNS, and manual overrides from CloudTrail),
+and each call's IAM action and targets are checked against the statements of the function's role.
 """
 
 from __future__ import annotations
@@ -13,59 +15,95 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import json
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from importlib.resources import files
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from acceptor.aws.clients import use_clients
+from acceptor.handlers import notify
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import FaultRule, LocalAws
 from integration.handlers.handlers_stack import (
     CONSUMER_ROLE,
     DECISION_TABLE,
     IDEMPOTENCY_TABLE,
+    RULE_TABLE,
     Call,
     Stack,
 )
+from integration.iam_grants import statements_of
+from integration.notify.notify_world import CaptureServer, handler_for
 
 # cfn-lint's CloudFormation-aware YAML reader (`!Ref` and friends); cfn-lint ships no types.
 decode: Any = importlib.import_module("cfnlint.decode").decode
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TEMPLATE = REPOSITORY / "template.yaml"
-# SAM's policy templates (DynamoDBCrudPolicy, ...), should the template use them.
-SAM_POLICY_TEMPLATES = files("samtranslator") / "policy_templates_data" / "policy_templates.json"
 ORGANIZATIONS_ROLE = "arn:aws:iam::999988887777:role/OrganizationsRead"
-FUNCTIONS = ("IngestFunction", "ReconcileFunction", "DecideFunction")
+FUNCTIONS = (
+    "IngestFunction",
+    "ReconcileFunction",
+    "DecideFunction",
+    "SecurityGroupsFunction",
+    "NotifyFunction",
+)
+# template.yaml's NotificationSecretPrefix default: where webhook URLs may be read.
+SECRET_PREFIX = "privatelink-acceptor/"
+EVENTS = REPOSITORY / "events"
 
+# `{nlb_group}`: the provider group of the world's orders NLB.
 POLICY = """\
 version: 1
 services: ["*"]
 default: hold
 revoke: true
+notify: [ops, people]
 rules:
   - name: payments-prod
     decision: accept
     when: {accounts: ["111122223333", "222233334444"], tags: {env: prod}}
+    security_groups:
+      consumer_endpoint: {ports: [443]}
+      provider: {group: {nlb_group}, ports: [443]}
+    notify: [payments-team]
   - name: no-sandboxes
     decision: reject
     when: {tags: {env: sandbox}}
+notifications:
+  ops: {type: slack, webhook_secret: privatelink-acceptor/slack-ops}
+  payments-team: {type: teams, webhook_parameter: /privatelink-acceptor/teams-payments}
+  people: {type: sns}
 """
 
 # Describes need `*`; a call that names a resource must be granted on that resource, and no
 # statement on `*` counts for it. Patterns are over the rendered template (see `render`).
-TARGETS: dict[str, str] = {
-    "ec2:Describe*": "*",
-    "organizations:*": "*",
-    "ec2:AcceptVpcEndpointConnections": "*vpc-endpoint-service/${ManagedServiceIds}",
-    "ec2:RejectVpcEndpointConnections": "*vpc-endpoint-service/${ManagedServiceIds}",
-    "events:PutEvents": "${EventBus.Arn}",
+TARGETS: dict[str, tuple[str, ...]] = {
+    "ec2:Describe*": ("*",),
+    "elasticloadbalancing:Describe*": ("*",),
+    "organizations:*": ("*",),
+    "ec2:AcceptVpcEndpointConnections": ("*vpc-endpoint-service/${ManagedServiceIds}",),
+    "ec2:RejectVpcEndpointConnections": ("*vpc-endpoint-service/${ManagedServiceIds}",),
+    # A rule is written on this account's group and is itself a resource (tagged on creation).
+    "ec2:AuthorizeSecurityGroupIngress": (
+        "*:${AWS::AccountId}:security-group/*",
+        "*:${AWS::AccountId}:security-group-rule/*",
+    ),
+    "ec2:RevokeSecurityGroupIngress": (
+        "*:${AWS::AccountId}:security-group/*",
+        "*:${AWS::AccountId}:security-group-rule/*",
+    ),
+    "ec2:CreateTags": ("*:${AWS::AccountId}:security-group-rule/*",),
+    "events:PutEvents": ("${EventBus.Arn}",),
 }
-TABLES = {DECISION_TABLE: "${DecisionTable.Arn}", IDEMPOTENCY_TABLE: "${IdempotencyTable.Arn}"}
+TABLES = {
+    DECISION_TABLE: "${DecisionTable.Arn}",
+    IDEMPOTENCY_TABLE: "${IdempotencyTable.Arn}",
+    RULE_TABLE: "${SecurityGroupRuleTable.Arn}",
+}
 ROLES = {CONSUMER_ROLE: "*:role/${ConsumerRoleName}", ORGANIZATIONS_ROLE: "${OrganizationsRoleArn}"}
 
 # The least each function must have called for the recording to mean something.
@@ -88,6 +126,29 @@ EXPECTED_AT_LEAST = {
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:BatchWriteItem",
+    },
+    "SecurityGroupsFunction": {
+        "ec2:DescribeVpcEndpointServiceConfigurations",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "ec2:DescribeSecurityGroupRules",
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:CreateTags",
+        "ec2:RevokeSecurityGroupIngress",
+        "sts:AssumeRole",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "events:PutEvents",
+    },
+    "NotifyFunction": {
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "sns:Publish",
+        "organizations:DescribeAccount",
+        "sts:AssumeRole",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     },
 }
 
@@ -118,105 +179,6 @@ def mutating(action: str) -> bool:
     )
 
 
-# ---------------------------------------------------------------- the template's grants
-
-
-@dataclass(frozen=True)
-class Grant:
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-
-    def allows(self, action: str, target: str) -> bool:
-        return any(fnmatch.fnmatchcase(action, a) for a in self.actions) and any(
-            r == target or (target != "*" and fnmatch.fnmatchcase(r, target))
-            for r in self.resources
-        )
-
-
-def render(value: Any) -> str:
-    """A resource as text, intrinsics shown by what they name (`${EventBus.Arn}`,
-    `${ManagedServiceIds}` for anything built from that parameter)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and len(value) == 1:
-        ((name, argument),) = value.items()
-        if name == "Ref":
-            return "${" + str(argument) + "}"
-        if name == "Fn::GetAtt":
-            parts = argument if isinstance(argument, list) else str(argument).split(".")
-            return "${" + ".".join(str(p) for p in parts) + "}"
-        if name == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else argument
-            for variable, expression in variables.items():
-                text = text.replace("${" + variable + "}", render(expression))
-            return str(text)
-        referenced = sorted(set(_references(argument)))
-        return "${" + ",".join(referenced) + "}"
-    return json.dumps(value)
-
-
-def _references(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for name, argument in value.items():
-            if name == "Ref" and isinstance(argument, str) and not argument.startswith("AWS::"):
-                yield argument
-            else:
-                yield from _references(argument)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)
-
-
-def _branches(value: Any) -> Iterator[Any]:
-    """Both sides of an Fn::If (a grant that holds when its condition holds), minus NoValue."""
-    if isinstance(value, dict) and "Fn::If" in value:
-        for branch in value["Fn::If"][1:]:
-            yield from _branches(branch)
-    elif value != {"Ref": "AWS::NoValue"}:
-        yield value
-
-
-def _listed(value: Any) -> list[Any]:
-    items = value if isinstance(value, list) else [value]
-    return [branch for item in items for branch in _branches(item)]
-
-
-def statements_of(template: dict[str, Any], function: str) -> list[Grant]:
-    resources = template["Resources"]
-    properties = resources[function]["Properties"]
-    sam_templates = json.loads(SAM_POLICY_TEMPLATES.read_text())["Templates"]
-    documents: list[Any] = []
-    for policy in _listed(properties.get("Policies", [])):
-        if isinstance(policy, dict) and "Statement" in policy:
-            documents.append(policy)
-        elif isinstance(policy, dict) and set(policy) == {"Ref"}:
-            documents.append(resources[policy["Ref"]]["Properties"]["PolicyDocument"])
-        elif isinstance(policy, dict) and len(policy) == 1:
-            ((name, parameters),) = policy.items()
-            definition = sam_templates[name]["Definition"]
-            documents.append(_substitute(definition, parameters or {}))
-    grants = []
-    for document in documents:
-        for statement in _listed(document["Statement"]):
-            if statement.get("Effect", "Allow") != "Allow":
-                continue
-            grants.append(
-                Grant(
-                    actions=tuple(str(a) for a in _listed(statement["Action"])),
-                    resources=tuple(render(r) for r in _listed(statement["Resource"])),
-                )
-            )
-    return grants
-
-
-def _substitute(definition: Any, parameters: dict[str, Any]) -> Any:
-    """A SAM policy template with its parameters put in (`${TableName}` and the like)."""
-    text = json.dumps(definition)
-    for name, value in parameters.items():
-        text = text.replace('{"Ref": "' + name + '"}', json.dumps({"Ref": render(value)}))
-    return json.loads(text)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     if not TEMPLATE.exists():
@@ -230,22 +192,51 @@ def template() -> dict[str, Any]:
 # ---------------------------------------------------------------- the recorded calls
 
 
-def target_of(call: Call) -> str:
+def targets_of(call: Call) -> tuple[str, ...]:
+    """What IAM authorizes the call on, written as the template's grants render it; a name
+    outside what the template may grant gets a target no grant matches."""
     if call.service == "dynamodb":
         table = call.params.get("TableName") or next(iter(call.params.get("RequestItems", {})))
-        return TABLES[table]
+        return (TABLES[table],)
     if call.action == "sts:AssumeRole":
         arn = call.params["RoleArn"]
-        return ROLES[ORGANIZATIONS_ROLE] if arn == ORGANIZATIONS_ROLE else ROLES[CONSUMER_ROLE]
-    for pattern, target in TARGETS.items():
+        return (ROLES[ORGANIZATIONS_ROLE] if arn == ORGANIZATIONS_ROLE else ROLES[CONSUMER_ROLE],)
+    if call.action == "secretsmanager:GetSecretValue":
+        name = str(call.params["SecretId"])
+        inside = name.startswith(SECRET_PREFIX)
+        return ("*:secret:${NotificationSecretPrefix}*" if inside else f"secret {name}",)
+    if call.action == "ssm:GetParameter":
+        name = str(call.params["Name"])
+        inside = name.startswith("/" + SECRET_PREFIX)
+        return ("*:parameter/${NotificationSecretPrefix}*" if inside else f"parameter {name}",)
+    if call.action == "sns:Publish":
+        return ("${NotificationTopic}",)
+    for pattern, targets in TARGETS.items():
         if fnmatch.fnmatchcase(call.action, pattern):
-            return target
+            return targets
     raise AssertionError(f"no expected target for {call.action}: add it to TARGETS")
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[Call]:
-    """Run every path of the three handlers once, recording the calls of their own roles."""
+def capture() -> Iterator[CaptureServer]:
+    """Where the webhook channels post (a real HTTP server on 127.0.0.1)."""
+    server = CaptureServer(base_url="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
+    httpd.daemon_threads = True
+    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory, capture: CaptureServer) -> list[Call]:
+    """Run every path of the five handlers once, recording the calls of their own roles."""
     patch = pytest.MonkeyPatch()
     calls: list[Call] = []
     try:
@@ -255,15 +246,32 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> list[Call]:
             with LocalAws(REPOSITORY / "events" / "world.yaml") as aws:
                 folder = tmp_path_factory.mktemp("iam")
                 stack = Stack(aws, folder, patch.setenv)
-                stack.policy(POLICY)
+                provider = aws.world.vpc(aws.world.provider_account, "provider")
+                stack.policy(POLICY.replace("{nlb_group}", provider.security_groups["orders-nlb"]))
                 stack.environment(ORGANIZATIONS_ROLE_ARN=organizations_role)
+                _webhook_urls(stack, capture)
                 _every_path(stack, aws)
                 calls.extend(stack.calls)
+                notify.dependencies.cache_clear()
     finally:
         use_clients(None)
         cached_policy.cache_clear()
+        notify.dependencies.cache_clear()
         patch.undo()
     return calls
+
+
+def _webhook_urls(stack: Stack, capture: CaptureServer) -> None:
+    """The policy's webhook URLs, where NotifyFunction reads them (set up as an operator would,
+    not by a function: not recorded)."""
+    stack.clients.client("secretsmanager").create_secret(
+        Name="privatelink-acceptor/slack-ops", SecretString=capture.url("/slack/ops-token")
+    )
+    stack.clients.client("ssm").put_parameter(
+        Name="/privatelink-acceptor/teams-payments",
+        Value=capture.url("/teams/payments-token"),
+        Type="SecureString",
+    )
 
 
 def _every_path(stack: Stack, aws: LocalAws) -> None:
@@ -285,8 +293,35 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
     for sweep in ("sweep-1", "sweep-2"):  # revocation reported, then enforced
         stack.reconcile(sweep)
         stack.decide(stack.requested())
+    _act_on(stack, stack.observed())  # security groups opened, people told
+    payments = aws.world.endpoints["payments-orders"]
+    aws.client("ec2", account=payments.account, region=payments.region).delete_vpc_endpoints(
+        VpcEndpointIds=[payments.id]
+    )
+    stack.ingest(stack.notifications())  # Delete notification: State Changed
+    _act_on(stack, stack.observed())  # what was opened for it closed, people told
+    for name in ("cloudtrail-accept-by-console-user.json", "cloudtrail-accept-by-acceptor.json"):
+        stack.notify(json.loads((EVENTS / name).read_text()))  # manual override, and not one
     stack.environment(MANAGED_SERVICE_IDS="")
     stack.reconcile("sweep-every-service")
+
+
+def _act_on(stack: Stack, events: list[dict[str, Any]]) -> None:
+    """What the template's rules deliver: decisions and ended connections to SecurityGroups,
+    everything (its updates included) to Notify."""
+    for event in events:
+        if _for_security_groups(event):
+            stack.security_groups(event)
+        stack.notify(event)
+    for update in stack.updates():
+        stack.notify(update)
+
+
+def _for_security_groups(event: dict[str, Any]) -> bool:
+    detail = event["detail"]
+    if event["detail-type"] == "Endpoint Connection Decided":
+        return bool(detail["decision"] in ("accept", "reject"))
+    return bool(detail["state"] in ("rejected", "deleting", "deleted", "expired", "failed"))
 
 
 # ---------------------------------------------------------------- the checks
@@ -305,10 +340,11 @@ def test_every_call_of_a_function_is_granted_to_its_role(
     grants = statements_of(template, function)
     missing = sorted(
         {
-            f"{call.action} on {target_of(call)}"
+            f"{call.action} on {target}"
             for call in recorded
             if call.function == function
-            and not any(g.allows(call.action, target_of(call)) for g in grants)
+            for target in targets_of(call)
+            if not any(g.allows(call.action, target) for g in grants)
         }
     )
 

@@ -13,8 +13,22 @@ from acceptor.settings import Settings
 
 pytestmark = pytest.mark.disable_socket
 
-FUNCTIONS = ("IngestFunction", "ReconcileFunction", "DecideFunction")
-ASYNC_EVENTS = {"SNS", "Schedule"}
+FUNCTIONS = (
+    "IngestFunction",
+    "ReconcileFunction",
+    "DecideFunction",
+    "SecurityGroupsFunction",
+    "NotifyFunction",
+)
+# Invoked asynchronously (by SNS, a schedule or a bus rule): Lambda's retries and an on-failure
+# destination are theirs. Decide reads a queue instead (retries and DLQ are the queue's).
+ASYNC_FUNCTIONS = (
+    "IngestFunction",
+    "ReconcileFunction",
+    "SecurityGroupsFunction",
+    "NotifyFunction",
+)
+ASYNC_EVENTS = {"SNS", "Schedule", "EventBridgeRule"}
 # Powertools reads these itself; every other variable must be a Settings field.
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
@@ -106,7 +120,7 @@ def test_decide_gets_the_tables_and_the_settings_of_its_facts(template: dict[str
     assert variables["CONSUMER_ROLE_EXTERNAL_ID"] == {"Ref": "ExternalId"}
 
 
-@pytest.mark.parametrize("function", ["IngestFunction", "ReconcileFunction"])
+@pytest.mark.parametrize("function", ASYNC_FUNCTIONS)
 def test_asynchronously_invoked_function_has_retries_and_an_sqs_on_failure_destination(
     template: dict[str, Any], function: str
 ) -> None:
@@ -130,6 +144,87 @@ def test_undeliverable_notifications_and_sweeps_have_dead_letter_queues(
     assert _ref_target(sweep["Properties"]["DeadLetterConfig"]["Arn"]) == "ReconcileDeadLetterQueue"
 
 
+@pytest.mark.parametrize("function", ["SecurityGroupsFunction", "NotifyFunction"])
+def test_bus_rules_of_a_function_retry_and_dead_letter_to_a_queue_that_lets_them_in(
+    template: dict[str, Any], function: str
+) -> None:
+    events = template["Resources"][function]["Properties"]["Events"]
+    policies = resources(template, "AWS::SQS::QueuePolicy").values()
+
+    for name, event in events.items():
+        rule = event["Properties"]
+        queue = _ref_target(rule["DeadLetterConfig"]["Arn"])
+        assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        admitted = [
+            condition
+            for policy in policies
+            if _ref_target(policy["Properties"]["Queues"][0]) == queue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            for condition in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        ]
+        # SAM names the rule it generates for an event <Function><EventName>.
+        assert {"Fn::GetAtt": [f"{function}{name}", "Arn"]} in admitted
+
+
+def test_security_groups_acts_on_decisions_and_on_connections_that_end(
+    template: dict[str, Any],
+) -> None:
+    events = template["Resources"]["SecurityGroupsFunction"]["Properties"]["Events"]
+    patterns = {name: event["Properties"]["Pattern"] for name, event in events.items()}
+
+    assert patterns["Decided"]["detail-type"] == ["Endpoint Connection Decided"]
+    assert sorted(patterns["Decided"]["detail"]["decision"]) == ["accept", "reject"]
+    assert patterns["ConnectionEnded"]["detail-type"] == ["Endpoint Connection State Changed"]
+    assert {"rejected", "deleted"} <= set(patterns["ConnectionEnded"]["detail"]["state"])
+    assert all(p["source"] == ["privatelink-acceptor"] for p in patterns.values())
+    for event in events.values():
+        assert event["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+
+
+def test_security_groups_gets_its_rule_table_and_the_consumer_role(
+    template: dict[str, Any],
+) -> None:
+    variables = environment(template, "SecurityGroupsFunction")
+    table = template["Resources"]["SecurityGroupRuleTable"]
+
+    assert variables["SECURITY_GROUP_RULE_TABLE"] == {"Ref": "SecurityGroupRuleTable"}
+    assert variables["CONSUMER_ROLE_EXTERNAL_ID"] == {"Ref": "ExternalId"}
+    assert table["DeletionPolicy"] == "Retain"
+    assert "TimeToLiveSpecification" not in table["Properties"]
+
+
+def test_notify_hears_every_event_of_the_bus_and_cloudtrail_calls_on_the_default_bus(
+    template: dict[str, Any],
+) -> None:
+    events = template["Resources"]["NotifyFunction"]["Properties"]["Events"]
+    decisions = events["Decisions"]["Properties"]
+    overrides = events["ManualOverrides"]["Properties"]
+
+    assert decisions["EventBusName"] == {"Ref": "EventBus"}
+    assert sorted(decisions["Pattern"]["detail-type"]) == [
+        "Endpoint Connection Decided",
+        "Endpoint Connection Security Groups Updated",
+        "Endpoint Connection State Changed",
+    ]
+    assert "EventBusName" not in overrides  # the default bus, where CloudTrail events arrive
+    assert overrides["Pattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert sorted(overrides["Pattern"]["detail"]["eventName"]) == [
+        "AcceptVpcEndpointConnections",
+        "ModifyVpcEndpointServicePermissions",
+        "RejectVpcEndpointConnections",
+    ]
+
+
+def test_notify_knows_the_roles_that_accept_and_reject_for_the_acceptor(
+    template: dict[str, Any],
+) -> None:
+    variables = environment(template, "NotifyFunction")
+
+    assert variables["ACCEPTOR_ROLE_ARNS"] == {"Fn::GetAtt": ["DecideFunctionRole", "Arn"]}
+    assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert variables["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
+
+
 def test_decide_reads_the_queue_in_batches_and_reports_partial_failures(
     template: dict[str, Any],
 ) -> None:
@@ -138,8 +233,10 @@ def test_decide_reads_the_queue_in_batches_and_reports_partial_failures(
 
     assert event["Type"] == "SQS"
     assert _ref_target(source["Queue"]) == "DecideQueue"
-    assert source["BatchSize"] >= 10
-    assert 1 <= source["MaximumBatchingWindowInSeconds"] <= 20
+    # A sweep decided in one or two batches (accept/reject calls grow with services); the
+    # window gathers it, and stays short enough that a single request waits half a minute.
+    assert source["BatchSize"] >= 1000
+    assert 1 <= source["MaximumBatchingWindowInSeconds"] <= 30
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
@@ -242,8 +339,23 @@ def test_dashboard_shows_decisions_by_outcome_latency_and_errors(template: dict[
         for metric in widget["properties"]["metrics"]
     }
     acceptor = {name for namespace, name in metrics if namespace == "PrivateLinkAcceptor"}
-    assert acceptor == {"Accepted", "Rejected", "Held", "Ignored", "DecisionLatency", "Errors"}
+    assert {"Accepted", "Rejected", "Held", "Ignored", "DecisionLatency", "Errors"} <= acceptor
+    assert {"SecurityGroupFailures", "NotificationFailures", "ManualOverrides"} <= acceptor
     assert ("AWS/Lambda", "Errors") in metrics
+
+
+def test_dashboard_shows_every_functions_errors_and_every_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dead_letter_queues = {
+        name for name in resources(template, "AWS::SQS::Queue") if "DeadLetter" in name
+    } - {"EmailDeadLetterQueue"}  # conditional: only with a NotificationEmail
+
+    for function in FUNCTIONS:
+        assert f'"Errors", "FunctionName", "${{{function}}}"' in body, function
+    for queue in dead_letter_queues:
+        assert f'"QueueName", "${{{queue}.QueueName}}"' in body, queue
 
 
 def test_tables_keep_the_documented_layout(template: dict[str, Any]) -> None:

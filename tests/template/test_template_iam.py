@@ -202,3 +202,75 @@ def test_the_encrypted_topics_key_lets_privatelink_and_cloudwatch_publish(
     assert {"vpce.amazonaws.com", "cloudwatch.amazonaws.com"} <= services
     for topic in ("ConnectionNotificationTopic", "AlarmTopic"):
         assert template["Resources"][topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}
+
+
+def _security_group_writes(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for function in functions(template)
+        for statement in statements(template, function)
+        if {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"}
+        & set(actions(statement))
+    ]
+
+
+def test_only_security_groups_writes_ingress_and_only_on_groups_tagged_for_the_acceptor(
+    template: dict[str, Any],
+) -> None:
+    writers = {
+        function
+        for function in functions(template)
+        for statement in statements(template, function)
+        if statement in _security_group_writes(template)
+    }
+    on_groups = [
+        s
+        for s in _security_group_writes(template)
+        if ":security-group/" in s["Resource"]["Fn::Sub"]
+    ]
+
+    assert writers == {"SecurityGroupsFunction"}
+    assert on_groups
+    for statement in on_groups:
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/privatelink-acceptor:managed": "true"}
+        }
+    for statement in _security_group_writes(template):
+        resource = statement["Resource"]["Fn::Sub"]
+        assert resource.startswith("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:")
+
+
+def test_rule_tags_are_granted_only_while_a_rule_is_created(template: dict[str, Any]) -> None:
+    (tagging,) = [
+        s for s in statements(template, "SecurityGroupsFunction") if "ec2:CreateTags" in actions(s)
+    ]
+
+    assert tagging["Resource"]["Fn::Sub"].endswith(":security-group-rule/*")
+    assert tagging["Condition"] == {
+        "StringEquals": {"ec2:CreateAction": "AuthorizeSecurityGroupIngress"}
+    }
+
+
+def test_notify_reads_only_the_webhook_secrets_under_its_prefix(template: dict[str, Any]) -> None:
+    grants = {
+        action: statement["Resource"]["Fn::Sub"]
+        for statement in statements(template, "NotifyFunction")
+        for action in actions(statement)
+        if action in ("secretsmanager:GetSecretValue", "ssm:GetParameter")
+    }
+
+    assert grants["secretsmanager:GetSecretValue"].endswith(":secret:${NotificationSecretPrefix}*")
+    assert grants["ssm:GetParameter"].endswith(":parameter/${NotificationSecretPrefix}*")
+
+
+def test_kms_is_granted_only_through_the_services_that_need_it(template: dict[str, Any]) -> None:
+    kms = [
+        statement
+        for function in functions(template)
+        for statement in statements(template, function)
+        if any(action.startswith("kms:") for action in actions(statement))
+    ]
+
+    assert kms
+    for statement in kms:
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]

@@ -17,9 +17,11 @@ from acceptor.contract import (
     DetailType,
     RequestedDetail,
     RequestedEvent,
+    SecurityGroupsUpdatedDetail,
     StateChangedDetail,
     decided,
     requested,
+    security_groups_updated,
     state_changed,
 )
 
@@ -65,6 +67,42 @@ def decided_data(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def security_groups_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": "1",
+        "service_id": "vpce-svc-0a1b2c3d4e5f67890",
+        "endpoint_id": "vpce-0a1b2c3d4e5f60718",
+        "account": "111122223333",
+        "region": "us-east-1",
+        "operation": "add",
+        "trigger": "accept",
+        "dry_run": False,
+        "changed": True,
+        "cidrs": ["10.10.0.0/16"],
+        "cidrs_from": "consumer-role",
+        "groups": [
+            {
+                "side": "consumer_endpoint",
+                "group_id": "sg-0a1b2c3d4e5f60718",
+                "owner_account": "111122223333",
+                "status": "added",
+                "added": [
+                    {"protocol": "tcp", "port": 443, "cidr": "10.10.0.0/16", "rule_id": "sgr-1"}
+                ],
+                "present": [],
+                "removed": [],
+                "shared_with": [],
+                "reason": None,
+            }
+        ],
+        "warnings": [],
+        "updated_at": "2025-03-04T10:00:03.5Z",
+        "correlation_id": "5a6f0c1e",
+    }
+    data.update(overrides)
+    return data
+
+
 def test_entry_has_source_detail_type_bus_and_compact_json_detail() -> None:
     detail = RequestedDetail.model_validate(requested_data())
 
@@ -92,9 +130,35 @@ def test_every_detail_type_has_its_model_and_constructor() -> None:
                 correlation_id="c",
             )
         ).detail_type,
+        security_groups_updated(
+            SecurityGroupsUpdatedDetail.model_validate(security_groups_data())
+        ).detail_type,
     }
 
     assert built == set(DetailType) == set(DETAIL_MODELS)
+
+
+def test_security_groups_updated_round_trips_and_carries_its_resources() -> None:
+    detail = SecurityGroupsUpdatedDetail.model_validate(security_groups_data())
+    group_arn = "arn:aws:ec2:us-east-1:999988887777:security-group/sg-0123456789abcdef0"
+
+    entry = security_groups_updated(detail, (group_arn,)).entry("my-bus")
+
+    assert entry["DetailType"] == "Endpoint Connection Security Groups Updated"
+    assert entry["Resources"] == [group_arn]
+    assert json.loads(entry["Detail"]) == {
+        **security_groups_data(),
+        "updated_at": "2025-03-04T10:00:03.500000Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("operation", "open"), ("cidrs_from", "guess"), ("endpoint_id", "vpc-0a1b2c3d")],
+)
+def test_security_groups_updated_refuses_a_bad_field(field: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        SecurityGroupsUpdatedDetail.model_validate(security_groups_data(**{field: value}))
 
 
 def test_reader_ignores_fields_it_does_not_know() -> None:

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from acceptor.contract import DecidedEvent, RequestedEvent, StateChangedEvent
+from acceptor.contract import (
+    DecidedEvent,
+    RequestedEvent,
+    SecurityGroupsUpdatedEvent,
+    StateChangedEvent,
+)
 from acceptor.handlers import decide, ingest, reconcile
 from acceptor.notification import UnparseableNotification, parse_notification
 
@@ -58,13 +63,15 @@ CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "bus-decided-": check_with(DecidedEvent),
     "bus-state-changed-": check_with(StateChangedEvent),
 }
-# Inputs of the next issue's functions, validated by their own handlers' tests; the bus
-# events among them are also checked against the contract below.
+# Inputs of SecurityGroups and Notify, validated by their own handlers' tests
+# (tests/unit/security_groups, tests/unit/notify); the bus events among them are also checked
+# against the contract below.
 OTHERS = ("notify-", "cloudtrail-", "security-groups-")
 CONTRACT = {
     "Endpoint Connection Requested": RequestedEvent,
     "Endpoint Connection Decided": DecidedEvent,
     "Endpoint Connection State Changed": StateChangedEvent,
+    "Endpoint Connection Security Groups Updated": SecurityGroupsUpdatedEvent,
 }
 
 FILES = sorted(EVENTS.glob("*.json"))
@@ -107,3 +114,9 @@ def test_the_decide_batch_holds_every_requested_origin_but_revocation() -> None:
     }
 
     assert origins == {"notification", "sweep", "hold-expired"}
+
+
+def test_every_detail_type_of_the_contract_has_a_sample_event() -> None:
+    seen = {json.loads(f.read_text()).get("detail-type") for f in FILES if _is_bus_event(f)}
+
+    assert set(CONTRACT) <= seen

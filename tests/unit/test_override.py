@@ -17,7 +17,7 @@ from acceptor.override import Ignored, OverrideAlert, assess, role_key
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 PROVIDER = "999988887777"
 SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
-DECIDE_ROLE_NAME = "privatelink-acceptor-DecideFunctionRole-1A2B3C4D5E6F"
+DECIDE_ROLE_NAME = "privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
 DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/{DECIDE_ROLE_NAME}"
 
 
@@ -49,7 +49,7 @@ def test_accept_by_console_user_on_managed_service_alerts_with_who_and_what() ->
     assert isinstance(outcome, OverrideAlert)
     assert outcome.event_name == "AcceptVpcEndpointConnections"
     assert outcome.service_id == SERVICE
-    assert outcome.endpoint_ids == ("vpce-0f1e2d3c4b5a69788",)
+    assert outcome.endpoint_ids == ("vpce-0e5f6a7b8c9d01234",)
     assert outcome.actor.endswith("/alice@example.com")
     assert outcome.actor_type == "AssumedRole"
     assert outcome.source_ip == "203.0.113.10"

@@ -1,6 +1,6 @@
 """Security groups on AWS: reading and changing ingress rules, the consumer's endpoint and VPC,
-the service's load balancers, and the `Security Groups Updated` event (the record of which rules
-we created is `acceptor.aws.rule_records`).
+and the service's load balancers (the record of which rules we created is
+`acceptor.aws.rule_records`; the `Security Groups Updated` event goes through `acceptor.aws.bus`).
 
 Adapters for `acceptor.security_groups.ports`. `ClientError` codes become the domain errors of
 `acceptor.security_groups.model` through tables; "already done" codes are success; any other
@@ -10,16 +10,13 @@ the function fails and its event is retried or dead-lettered.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from botocore.exceptions import ClientError
 
-from acceptor.aws.bus import EventsNotPut, FailedEntry
 from acceptor.aws.consumer import ConsumerReader, ConsumerRoleUnavailable
 from acceptor.aws.ec2 import ProviderEc2
-from acceptor.contract import SOURCE
 from acceptor.security_groups.marking import rule_description, rule_tags
 from acceptor.security_groups.model import (
     PROTOCOL,
@@ -41,9 +38,6 @@ from acceptor.security_groups.sources import normalised
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_events import EventBridgeClient
-
-UPDATED = "Endpoint Connection Security Groups Updated"
 
 # ClientError code -> domain error, for calls that change or read one group.
 GROUP_ERRORS: dict[str, type[SecurityGroupError]] = {
@@ -334,33 +328,3 @@ def consumer_access(reader: ConsumerReader) -> Callable[[str, str], ConsumerSecu
         return ConsumerSecurityGroups(session.ec2(region))
 
     return access
-
-
-class UpdatePublisher:
-    """Puts `Endpoint Connection Security Groups Updated` on the bus.
-
-    One entry per invocation; a failed entry raises (the invocation is retried, and adding or
-    removing again is a no-op). `acceptor.aws.bus.Bus` takes only the detail types of
-    `acceptor.contract`; once the contract carries this one, this class gives way to it.
-    """
-
-    def __init__(self, events: EventBridgeClient, bus_name: str) -> None:
-        self._events = events
-        self._bus_name = bus_name
-
-    def publish(self, detail: Mapping[str, Any], resources: Sequence[str] = ()) -> None:
-        response = self._events.put_events(
-            Entries=[
-                {
-                    "Source": SOURCE,
-                    "DetailType": UPDATED,
-                    "Detail": json.dumps(detail, separators=(",", ":")),
-                    "EventBusName": self._bus_name,
-                    "Resources": list(resources),
-                }
-            ]
-        )
-        if response.get("FailedEntryCount"):
-            entry = response.get("Entries", [{}])[0]
-            failure = FailedEntry(0, entry.get("ErrorCode", ""), entry.get("ErrorMessage", ""))
-            raise EventsNotPut([failure], 1)

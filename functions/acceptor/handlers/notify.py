@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -37,6 +36,7 @@ from acceptor.aws.clients import AwsClients, default_clients
 from acceptor.aws.secrets import WebhookUrls
 from acceptor.aws.sns_publish import SnsPublisher
 from acceptor.aws.webhook import WebhookPoster
+from acceptor.flows.telemetry import logger, metrics, tracer
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
 from acceptor.notify.events import Envelope
@@ -46,10 +46,6 @@ from acceptor.settings import Settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_organizations import OrganizationsClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 # How long a delivered (message, channel) pair is remembered: well past Lambda's asynchronous
 # retries (at most 6 hours), so that a redrive from the dead-letter queue within a week posts

@@ -18,18 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
+from acceptor.aws.bus import Bus
 from acceptor.aws.clients import AwsClients, default_clients, partition_of
 from acceptor.aws.consumer import ConsumerReader
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.rule_records import RuleRecordTable
-from acceptor.aws.security_groups import (
-    ProviderSecurityGroups,
-    UpdatePublisher,
-    consumer_access,
+from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
+from acceptor.contract import (
+    DecidedEvent,
+    DetailType,
+    SecurityGroupsUpdatedDetail,
+    StateChangedEvent,
+    security_groups_updated,
 )
-from acceptor.contract import DecidedEvent, DetailType, StateChangedEvent
 from acceptor.flows.telemetry import count, logger, metrics, tracer
 from acceptor.policy.model import SecurityGroups
 from acceptor.security_groups.add import add_rules
@@ -37,7 +38,7 @@ from acceptor.security_groups.model import Operation, Report
 from acceptor.security_groups.ports import Adapters, Request
 from acceptor.security_groups.remove import remove_rules
 from acceptor.security_groups.triggers import Trigger, operation_for
-from acceptor.settings import OptionalText, Settings
+from acceptor.settings import Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -49,12 +50,6 @@ OPERATIONS: dict[Operation, Callable[[Request, Adapters], Report]] = {
     "add": add_rules,
     "remove": remove_rules,
 }
-
-
-class SecurityGroupSettings(Settings):
-    """The shared settings and the rule table, which only this function uses."""
-
-    rule_table: OptionalText = Field(default=None, alias="SECURITY_GROUP_RULE_TABLE")
 
 
 class MissingRuleTable(RuntimeError):
@@ -76,7 +71,7 @@ class Home:
 @dataclass(frozen=True)
 class Dependencies:
     adapters: Adapters
-    publisher: UpdatePublisher
+    bus: Bus
     decision_log: DecisionLog | None
     home: Home
     clock: Callable[[], datetime]
@@ -86,13 +81,11 @@ class Dependencies:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = SecurityGroupSettings.model_validate(dict(os.environ))
+    settings = Settings.from_environ(os.environ)
     return update(event, settings, dependencies(settings, default_clients(), context))
 
 
-def update(
-    event: Mapping[str, Any], settings: SecurityGroupSettings, deps: Dependencies
-) -> dict[str, Any]:
+def update(event: Mapping[str, Any], settings: Settings, deps: Dependencies) -> dict[str, Any]:
     trigger, request, correlation_id = read_event(event, settings, deps.home)
     logger.append_keys(
         endpoint_id=request.endpoint_id,
@@ -116,10 +109,15 @@ def update(
         return {"status": "nothing-to-do", "reason": why}
 
     now = deps.clock()
-    detail = report.to_detail(correlation_id=correlation_id, updated_at=now.isoformat())
+    # Validated against the bus contract before anything is written: a detail that does not
+    # follow it fails here, and the retry changes nothing in the groups (idempotent).
+    updated = SecurityGroupsUpdatedDetail.model_validate(
+        report.to_detail(correlation_id=correlation_id, updated_at=now.isoformat())
+    )
+    detail = updated.to_event_detail()
     if deps.decision_log is not None:
         deps.decision_log.write([_log_item(detail, now, settings.decision_ttl_days)])
-    deps.publisher.publish(detail, resources=_resources(report, deps))
+    deps.bus.put([security_groups_updated(updated, _resources(report, deps))])
     _count(report)
     log = logger.warning if report.findings else logger.info
     log(
@@ -135,7 +133,7 @@ def update(
 
 
 def read_event(
-    event: Mapping[str, Any], settings: SecurityGroupSettings, home: Home
+    event: Mapping[str, Any], settings: Settings, home: Home
 ) -> tuple[Trigger, Request, str]:
     """Parse the event with the contract's model of its detail type into a trigger and a
     request. An unknown detail type raises: no rule of this function should have sent it."""
@@ -147,7 +145,7 @@ def read_event(
 
 
 def _read_decided(
-    event: Mapping[str, Any], settings: SecurityGroupSettings, home: Home
+    event: Mapping[str, Any], settings: Settings, home: Home
 ) -> tuple[Trigger, Request, str]:
     d = DecidedEvent.model_validate(event).detail
     trigger = Trigger(DetailType.DECIDED, d.decision, d.action.result, d.state_after)
@@ -168,7 +166,7 @@ def _read_decided(
 
 
 def _read_state_changed(
-    event: Mapping[str, Any], settings: SecurityGroupSettings, home: Home
+    event: Mapping[str, Any], settings: Settings, home: Home
 ) -> tuple[Trigger, Request, str]:
     d = StateChangedEvent.model_validate(event).detail
     trigger = Trigger(DetailType.STATE_CHANGED, state=d.state)
@@ -185,21 +183,17 @@ def _read_state_changed(
     return trigger, request, d.correlation_id
 
 
-EventReader = Callable[
-    [Mapping[str, Any], SecurityGroupSettings, Home], tuple[Trigger, Request, str]
-]
+EventReader = Callable[[Mapping[str, Any], Settings, Home], tuple[Trigger, Request, str]]
 READERS: dict[str, EventReader] = {
     DetailType.DECIDED: _read_decided,
     DetailType.STATE_CHANGED: _read_state_changed,
 }
 
 
-def dependencies(
-    settings: SecurityGroupSettings, clients: AwsClients, context: LambdaContext
-) -> Dependencies:
+def dependencies(settings: Settings, clients: AwsClients, context: LambdaContext) -> Dependencies:
     """Built per invocation: consumer-role sessions last 15 minutes, environments much longer
     (the boto3 clients behind them are cached by `clients`)."""
-    if settings.rule_table is None:
+    if settings.security_group_rule_table is None:
         raise MissingRuleTable(
             "SECURITY_GROUP_RULE_TABLE is not set: without it the rules this function adds "
             "could never be removed, so it adds none"
@@ -215,10 +209,10 @@ def dependencies(
         adapters=Adapters(
             provider=ProviderSecurityGroups(clients.ec2(), clients.client("elbv2")),
             consumer=consumer_access(reader),
-            records=RuleRecordTable(clients.dynamodb(), settings.rule_table),
+            records=RuleRecordTable(clients.dynamodb(), settings.security_group_rule_table),
             new_claim=lambda: uuid.uuid4().hex,
         ),
-        publisher=UpdatePublisher(clients.events(), settings.event_bus_name),
+        bus=Bus(clients.events(), settings.event_bus_name),
         decision_log=None
         if settings.decision_table is None
         else DecisionLog(clients.dynamodb(), settings.decision_table),
@@ -246,15 +240,15 @@ def _log_item(detail: Mapping[str, Any], now: datetime, ttl_days: int) -> dict[s
     }
 
 
-def _resources(report: Report, deps: Dependencies) -> list[str]:
+def _resources(report: Report, deps: Dependencies) -> tuple[str, ...]:
     """ARNs of the groups this event is about (provider groups only: consumer ARNs would name
     accounts that other subscribers of the bus need not learn)."""
     prefix = f"arn:{partition_of(deps.home.region)}:ec2:{deps.home.region}"
-    return [
+    return tuple(
         f"{prefix}:{deps.home.account}:security-group/{g.group_id}"
         for g in report.groups
         if g.side == "provider"
-    ]
+    )
 
 
 def _count(report: Report) -> None:

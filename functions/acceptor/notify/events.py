@@ -25,9 +25,10 @@ class Envelope(EventBridgeModel):
     detail: dict[str, Any]
 
 
-# Put by SecurityGroupsFunction (acceptor.security_groups.model.Report.to_detail). Read here
-# with a tolerant view: only its warnings and failures are worth a message.
-SECURITY_GROUPS_UPDATED = "Endpoint Connection Security Groups Updated"
+# Put by SecurityGroupsFunction (contract: acceptor.contract.SecurityGroupsUpdatedDetail). Read
+# here with a tolerant view of the fields a message shows: only its warnings and failures are
+# worth a message.
+SECURITY_GROUPS_UPDATED = DetailType.SECURITY_GROUPS_UPDATED.value
 
 
 class _View(BaseModel):

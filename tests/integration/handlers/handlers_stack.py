@@ -1,10 +1,12 @@
-"""The acceptor's stack on the local AWS, for handler tests: the bus and its two rules, the
-Decide queue, the decision and idempotency tables, a queue subscribed to the connection
-notification topic, and the three handlers invoked the way Lambda invokes them.
+"""The acceptor's stack on the local AWS, for handler tests: the bus and its rules, the Decide
+queue, the decision, idempotency and security-group rule tables, the topic for people, a queue
+subscribed to the connection notification topic, and the five handlers invoked the way Lambda
+invokes them.
 
 Every AWS call the handlers make with their own role is recorded per function (botocore
 `before-parameter-build` hooks on the session the handlers' clients come from); calls made
-through an assumed consumer role are not the function role's and are not recorded.
+through an assumed consumer role are not the function role's and are not recorded. A call that
+tags what it creates (`TagSpecifications`) is also recorded as the `CreateTags` IAM checks it as.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from acceptor.aws.clients import AwsClients, use_clients
 from acceptor.flows.telemetry import logger
-from acceptor.handlers import decide, ingest, reconcile
+from acceptor.handlers import decide, ingest, notify, reconcile, security_groups
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import LocalAws
 
 BUS = "privatelink-acceptor"
 DECISION_TABLE = "privatelink-acceptor-decisions"
 IDEMPOTENCY_TABLE = "privatelink-acceptor-idempotency"
+RULE_TABLE = "privatelink-acceptor-security-group-rules"
+PEOPLE_TOPIC = "privatelink-acceptor-notifications"
 CONSUMER_ROLE = "PrivateLinkAcceptorRead"
 MAX_DRAIN_ROUNDS = 500  # bounded reads of a queue: 5,000 messages at most
 
@@ -70,9 +74,12 @@ class Stack:
         self._setenv = setenv
         self.calls: list[Call] = []
         self._function: str | None = None
-        session = aws.session()
-        session.events.register("before-parameter-build", self._record)
-        self.clients = AwsClients(session)
+        self._session = aws.session()
+        self._session.events.register("before-parameter-build", self._record)
+        self.clients = AwsClients(self._session)
+        # Each function's own clients (and assumed-role sessions), as each has its own
+        # execution environment in Lambda; all on the recorded session.
+        self._function_clients: dict[str, AwsClients] = {}
         self._provision()
         self.services = [s.id for s in aws.world.services.values() if s.acceptance_required]
         self.environment(
@@ -86,6 +93,12 @@ class Stack:
             CONSUMER_ROLE_EXTERNAL_ID="acceptor-test-external-id",
             ORGANIZATIONS_ACCESS="true",
             ORGANIZATIONS_ROLE_ARN="",
+            SECURITY_GROUP_RULE_TABLE=RULE_TABLE,
+            NOTIFICATION_TOPIC_ARN=self.people_topic,
+            ACCEPTOR_ROLE_ARNS=(
+                f"arn:aws:iam::{aws.world.provider_account}:role/"
+                "privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
+            ),
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_SERVICE_NAME="privatelink-acceptor",
             POWERTOOLS_METRICS_NAMESPACE="PrivateLinkAcceptor",
@@ -104,6 +117,7 @@ class Stack:
         events.create_event_bus(Name=BUS)
         self.decide_queue = self._queue(sqs, "decide")
         self.observed_queue = self._queue(sqs, "observed")
+        self.updates_queue = self._queue(sqs, "security-group-updates")
         self.notification_queue = self._queue(sqs, "notifications")
         for rule, pattern, queue in (
             ("DecideRule", ["Endpoint Connection Requested"], self.decide_queue),
@@ -111,6 +125,11 @@ class Stack:
                 "ObservedRule",
                 ["Endpoint Connection Decided", "Endpoint Connection State Changed"],
                 self.observed_queue,
+            ),
+            (
+                "UpdatesRule",
+                ["Endpoint Connection Security Groups Updated"],
+                self.updates_queue,
             ),
         ):
             events.put_rule(
@@ -123,6 +142,7 @@ class Stack:
             )
         topics = {s.notify_topic_arn for s in self.aws.world.services.values()} - {None}
         sns = self.clients.client("sns")
+        self.people_topic = sns.create_topic(Name=PEOPLE_TOPIC)["TopicArn"]
         for topic in topics:
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.notification_queue[1])
         dynamodb.create_table(
@@ -134,6 +154,18 @@ class Stack:
             AttributeDefinitions=[
                 {"AttributeName": "endpoint_id", "AttributeType": "S"},
                 {"AttributeName": "decided_at", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=RULE_TABLE,
+            KeySchema=[
+                {"AttributeName": "endpoint_id", "KeyType": "HASH"},
+                {"AttributeName": "group_id", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "endpoint_id", "AttributeType": "S"},
+                {"AttributeName": "group_id", "AttributeType": "S"},
             ],
             BillingMode="PAY_PER_REQUEST",
         )
@@ -188,9 +220,21 @@ class Stack:
         with self._as("DecideFunction") as context:
             return decide.handler({"Records": records}, context)
 
+    def security_groups(self, event: dict[str, Any]) -> Any:
+        with self._as("SecurityGroupsFunction") as context:
+            return security_groups.handler(event, context)
+
+    def notify(self, event: dict[str, Any]) -> Any:
+        with self._as("NotifyFunction") as context:
+            return notify.handler(event, context)
+
+    def clients_of(self, function: str) -> AwsClients:
+        """The clients a function's handler uses (built on its first call, or here)."""
+        return self._function_clients.setdefault(function, AwsClients(self._session))
+
     @contextmanager
     def _as(self, function: str) -> Iterator[LambdaContext]:
-        use_clients(self.clients)
+        use_clients(self.clients_of(function))
         self._function = function
         try:
             yield LambdaContext(function_name=f"privatelink-acceptor-{function}")
@@ -215,6 +259,8 @@ class Stack:
         if self._function is not None:
             service = model.service_model.signing_name
             self.calls.append(Call(self._function, service, model.name, dict(params)))
+            if params.get("TagSpecifications"):
+                self.calls.append(Call(self._function, service, "CreateTags", dict(params)))
 
     # reading what happened
 
@@ -253,7 +299,18 @@ class Stack:
 
     def observed(self) -> list[dict[str, Any]]:
         """Decided and State Changed events put on the bus so far (EventBridge envelopes)."""
-        return [json.loads(m["Body"]) for m in self._drain(self.observed_queue[0])]
+        return [self._from_bus(m) for m in self._drain(self.observed_queue[0])]
+
+    def updates(self) -> list[dict[str, Any]]:
+        """Security Groups Updated events put on the bus so far (EventBridge envelopes)."""
+        return [self._from_bus(m) for m in self._drain(self.updates_queue[0])]
+
+    def _from_bus(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The event as EventBridge delivers it: moto's delivery to a queue leaves out the
+        `account` every event carries in AWS (the bus's account)."""
+        event: dict[str, Any] = json.loads(message["Body"])
+        event.setdefault("account", self.aws.world.provider_account)
+        return event
 
     def sqs_record(self, message: Mapping[str, Any]) -> dict[str, Any]:
         return {

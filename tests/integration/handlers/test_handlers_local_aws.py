@@ -147,7 +147,7 @@ def test_an_endpoint_deleted_before_the_accept_is_reported_as_a_failed_action(
         if payments.id in params.get("VpcEndpointIds", []):
             consumer.delete_vpc_endpoints(VpcEndpointIds=[payments.id])
 
-    stack.clients.ec2().meta.events.register(
+    stack.clients_of("DecideFunction").ec2().meta.events.register(
         "before-parameter-build.ec2.AcceptVpcEndpointConnections", consumer_deletes_first
     )
 

@@ -21,7 +21,7 @@ import yaml
 REGION = "us-east-1"
 PROVIDER = "999988887777"
 SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
-DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-DecideFunctionRole-1A2B3C4D5E6F"
+DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 # Paths on the capture server; each carries a token that must never reach a log.

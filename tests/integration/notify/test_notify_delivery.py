@@ -83,7 +83,7 @@ def test_dry_run_decision_is_notified_with_its_marker(
 
     (slack,) = notify_world.capture.bodies(SLACK_PATH)
     assert slack["blocks"][0]["text"]["text"].endswith(
-        "Would reject (dry run): vpce-0123456789abcdef0 from 444455556666 to "
+        "Would reject (dry run): vpce-0d4e5f6a7b8c90123 from 444455556666 to "
         "vpce-svc-0a1b2c3d4e5f67890"
     )
     assert "DRY RUN: nothing was changed" in str(slack["blocks"])

@@ -15,7 +15,7 @@ SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
 OTHER_SERVICE = "vpce-svc-0b2c3d4e5f6a78901"
 ENDPOINT = "vpce-0a1b2c3d4e5f60718"
 CONSUMER = "111122223333"
-DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-DecideFunctionRole-1A2B3C4D5E6F"
+DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
 SSO_ROLE = "AWSReservedSSO_NetworkAdmin_0123456789abcdef"
 DECIDE_SESSION = "privatelink-acceptor-DecideFunction-AbCdEf"
 

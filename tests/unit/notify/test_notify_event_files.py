@@ -22,6 +22,7 @@ OUTCOMES: dict[str, tuple[str | None, list[str]]] = {
     "notify-decided-hold.json": ("decision", ["ops"]),
     "notify-decided-reject-dry-run.json": ("decision", ["ops"]),
     "notify-state-changed-deleted.json": ("state-change", ["ops", "audit"]),
+    "notify-security-groups-shared-group.json": ("security-groups", ["audit"]),
     "cloudtrail-accept-by-console-user.json": ("manual-override", ["ops", "audit", "stack-topic"]),
     "cloudtrail-accept-by-acceptor.json": (None, []),
     "cloudtrail-modify-permissions-by-console-user.json": (

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from acceptor.handlers.security_groups import (
-    Home,
-    SecurityGroupSettings,
-    UnexpectedEvent,
-    read_event,
-)
+from acceptor.handlers.security_groups import Home, UnexpectedEvent, read_event
 from acceptor.security_groups.triggers import operation_for
+from acceptor.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 HOME = Home("999988887777", "us-east-1")
@@ -35,7 +31,7 @@ def test_every_security_groups_event_file_is_covered() -> None:
 def test_event_file_parses_and_asks_for_its_operation(name: str) -> None:
     event = json.loads((EVENTS / name).read_text())
 
-    trigger, request, correlation_id = read_event(event, SecurityGroupSettings(), HOME)
+    trigger, request, correlation_id = read_event(event, Settings(), HOME)
 
     operation, _ = operation_for(trigger)
     assert (operation, request.dry_run) == EXPECTED[name]
@@ -47,17 +43,17 @@ def test_event_file_parses_and_asks_for_its_operation(name: str) -> None:
 def test_the_accept_file_carries_both_sides_of_the_rule() -> None:
     event = json.loads((EVENTS / "security-groups-decided-accept.json").read_text())
 
-    _, request, _ = read_event(event, SecurityGroupSettings(), HOME)
+    _, request, _ = read_event(event, Settings(), HOME)
 
     assert request.spec is not None
     assert request.spec.consumer_endpoint is not None
     assert request.spec.provider is not None
-    assert request.decided_cidrs == ("10.10.0.0/16", "2600:1f18:1234:5600::/56")
+    assert request.decided_cidrs == ("10.10.0.0/16", "2400:6500:d62b:7c00::/56")
 
 
 def test_the_dry_run_setting_makes_every_event_a_plan() -> None:
     event = json.loads((EVENTS / "security-groups-decided-accept.json").read_text())
-    settings = SecurityGroupSettings.model_validate({"DRY_RUN": "true"})
+    settings = Settings.model_validate({"DRY_RUN": "true"})
 
     _, request, _ = read_event(event, settings, HOME)
 
@@ -68,4 +64,4 @@ def test_a_requested_event_is_not_for_this_function() -> None:
     event = json.loads((EVENTS / "bus-requested-notification.json").read_text())
 
     with pytest.raises(UnexpectedEvent):
-        read_event(event, SecurityGroupSettings(), HOME)
+        read_event(event, Settings(), HOME)
