@@ -11,7 +11,7 @@ from replay_helpers import DEMO_POLICY, EVENTS, TEMPLATE, WORLD
 
 from acceptor_tools.cli import main
 from acceptor_tools.replay.engine import ReplayLog
-from acceptor_tools.replay.report import ConnectionReport, Report
+from acceptor_tools.replay.report import ConnectionReport, PathDisplay, Report
 from acceptor_tools.replay.run import Change, decision_changes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disable_socket]
@@ -55,7 +55,7 @@ def test_replay_json_lines_carry_the_documented_fields(
     assert dead["queue"] == "IngestDeadLetterQueue"
     assert "redacted" in dead["message"]  # the body of the message nobody could read
     assert lines[-1]["kind"] == "summary"
-    assert lines[-1]["decisions"] == {"ignore": 5}
+    assert lines[-1]["decisions"] == {"accept": 3, "reject": 1, "hold": 1}
     assert "DecideFunction <- SQS" in captured.err  # progress, off stdout
     assert (tmp_path / "out" / "logs" / "IngestFunction.log").exists()
 
@@ -166,5 +166,39 @@ def test_replay_with_diff_prints_the_report_then_the_changes(
 
     out = capsys.readouterr().out
     assert code == 0
-    assert out.index("5 connections (5 ignore)") < out.index("Decisions that change from")
+    summary = "5 connections (3 accept, 1 hold, 1 reject)"
+    assert out.index(summary) < out.index("Decisions that change from")
     assert out.rstrip().endswith(f"Decisions that change from {DEMO_POLICY} to {DEMO_POLICY}: none")
+
+
+def test_a_relative_policy_path_is_shown_as_given_and_an_absolute_one_as_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("mine").mkdir()
+    shown = PathDisplay.for_policy(Path("mine/policy.yaml"))
+    absolute = str((tmp_path / "mine" / "policy.yaml").resolve())
+
+    assert shown(f'rule "x" ({absolute}:12) matched') == 'rule "x" (mine/policy.yaml:12) matched'
+    assert PathDisplay.for_policy(Path(absolute))(absolute) == absolute
+
+
+@pytest.mark.slow
+def test_reasons_name_a_relative_policy_the_way_it_was_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(DEMO_POLICY.parent)
+    batch = str(EVENTS / "decide-sqs-batch.json")
+
+    code = main(["replay", batch, "--policy", DEMO_POLICY.name, "--json", *_common(tmp_path)])
+
+    lines = _lines(capsys.readouterr().out)
+    accepted = [line for line in lines if line.get("decision") == "accept"]
+    assert code == 0
+    assert accepted
+    for line in accepted:
+        assert f"({DEMO_POLICY.name}:" in line["reason"]
+        assert {rule["file"] for rule in line["rules"]} == {DEMO_POLICY.name}
+    outbox = "".join(p.read_text() for p in tmp_path.glob("*.txt"))
+    assert f"({DEMO_POLICY.name}:" in outbox
+    assert str(DEMO_POLICY.parent) not in outbox

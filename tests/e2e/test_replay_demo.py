@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay_helpers import TEMPLATE, acceptor_config
+from replay_helpers import acceptor_config
 
 from acceptor_tools.replay.report import ConnectionReport, Report, render_text
 from acceptor_tools.replay.run import replay_demo
@@ -24,21 +24,6 @@ ORDERS, REPORTS, STATUS = (
     "vpce-svc-0a1b2c3d4e5f67890",
     "vpce-svc-0b2c3d4e5f6a78901",
     "vpce-svc-0c3d4e5f6a7b89012",
-)
-
-
-# SecurityGroupsFunction and NotifyFunction (issue 5) join template.yaml after their own issue;
-# until they do, the tests of what they do are expected to fail, and once they are wired the
-# tests run as any other (strict: a test that passes while unwired is an error too).
-_TEMPLATE_TEXT = TEMPLATE.read_text()
-ACTING_WIRED = all(
-    f"Handler: acceptor.handlers.{name}.handler" in _TEMPLATE_TEXT
-    for name in ("security_groups", "notify")
-)
-needs_acting_functions = pytest.mark.xfail(
-    not ACTING_WIRED,
-    strict=True,
-    reason="SecurityGroupsFunction and NotifyFunction are not in template.yaml yet",
 )
 
 
@@ -142,7 +127,6 @@ def test_demo_writes_function_logs_to_the_outbox(demo: Report, tmp_path: Path) -
     assert any('"unparseable connection notification' in i.log for i in ingest)
 
 
-@needs_acting_functions
 def test_demo_accepted_endpoint_group_is_opened_on_443_from_the_consumer_vpc_only(
     demo: Report,
 ) -> None:
@@ -162,7 +146,6 @@ def _ipv6_block(added: list[dict[str, Any]]) -> str:
     return str(block)
 
 
-@needs_acting_functions
 def test_demo_shared_default_group_is_left_untouched_and_reported(demo: Report) -> None:
     reports = _one(demo, PAYMENTS, REPORTS)
 
@@ -172,7 +155,6 @@ def test_demo_shared_default_group_is_left_untouched_and_reported(demo: Report) 
     assert [a for a in reports.actions if a["type"] == "security-group-rule-added"] == []
 
 
-@needs_acting_functions
 def test_demo_held_partner_is_notified_with_the_reason_in_the_outbox(demo: Report) -> None:
     partner = _one(demo, PARTNER, ORDERS)
 
@@ -183,7 +165,6 @@ def test_demo_held_partner_is_notified_with_the_reason_in_the_outbox(demo: Repor
     assert "ou_path" in text
 
 
-@needs_acting_functions
 def test_demo_every_decision_reaches_people(demo: Report) -> None:
     for connection in demo.connections:
         assert [a for a in connection.actions if a["type"] == "notification"], connection

@@ -1,9 +1,10 @@
 """Every sample in events/ replays through template.yaml's wiring with its documented outcome.
 
 The outcomes below are the ones docs/replay.md documents (a test checks that it does): what a
-person sees when they replay the file on the demo world. The samples name endpoints that the
-demo world does not have, so Decide finds nothing to decide for them ("ignore"); the decision
-path itself is shown by the demo story (test_replay_demo.py).
+person sees when they replay the file on the demo world with the demo policy (`make demo`'s).
+The samples name the demo world's own services, endpoints and accounts, and the replay creates
+the world's endpoints first (pending, their notifications not delivered), so each file tells a
+story: a decision and its action, the groups it opens, the people it tells.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from acceptor_tools.replay.run import replay_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.disable_socket]
 
-DECIDED = "Endpoint Connection Decided"
-STATE_CHANGED = "Endpoint Connection State Changed"
-CLOUDTRAIL = "AWS API Call via CloudTrail"
+INGEST, RECONCILE, DECIDE = "IngestFunction", "ReconcileFunction", "DecideFunction"
+GROUPS, NOTIFY = "SecurityGroupsFunction", "NotifyFunction"
 
 
 @dataclass(frozen=True)
@@ -32,86 +32,200 @@ class Outcome:
     calls: tuple[str, ...] = ()
     """Functions called, in the order of their first call."""
     decisions: tuple[str, ...] = ()
-    """Decisions on the bus, the file's own included (a Decided event is a decision record)."""
+    """Decisions on the bus, the file's own included (a Decided event is a decision record),
+    in alphabetical order."""
+    rules_changed: int = 0
+    """Security-group rules added or removed, in any account."""
+    untouched: int = 0
+    """Groups SecurityGroups looked at and left alone (a dry run's plan, a shared group)."""
+    notified: int = 0
+    """Messages that reached people's topic (the outbox)."""
     dead_letters: tuple[str, ...] = ()
     unrouted: tuple[str, ...] = ()
     """Detail-types of the events no rule of the template delivered."""
 
 
-NOT_ROUTED_YET = "put on the bus; no rule of the template routes it"
-INGEST_GONE = "Ingest re-reads the connection, does not find it: State Changed (found: false)"
-DECIDE_GONE = "Decide re-reads the connection, does not find it: ignore"
+ACCEPTED_PAYMENTS = (
+    "Decide accepts payments-orders: SecurityGroups opens 443 on its endpoint group from the "
+    "payments VPC (IPv4 and IPv6); ops and the payments team are told"
+)
+NOTHING_OF_OURS = (
+    "SecurityGroups finds no rule of ours for payments-orders and removes nothing; Notify tells ops"
+)
+SWEEP_OF_FIVE = (
+    "three accept (443 opened for payments-orders; payments-reports' default group, shared "
+    "with other interfaces, left alone and reported), one reject, one hold; everyone told"
+)
 
 EXPECTED: dict[str, Outcome] = {
-    "bus-decided-accept.json": Outcome(NOT_ROUTED_YET, decisions=("accept",), unrouted=(DECIDED,)),
+    "bus-decided-accept.json": Outcome(
+        "SecurityGroups opens 443 on payments-orders' endpoint group from the payments VPC; "
+        "Notify tells ops",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=1,
+    ),
     "bus-decided-revocation-reported.json": Outcome(
-        NOT_ROUTED_YET, decisions=("reject",), unrouted=(DECIDED,)
+        "a revocation reported, not enforced: SecurityGroups has nothing to remove; Notify "
+        "tells ops",
+        calls=(GROUPS, NOTIFY),
+        decisions=("reject",),
+        notified=1,
     ),
     "bus-requested-hold-expired.json": Outcome(
-        DECIDE_GONE, calls=("DecideFunction",), decisions=("ignore",), unrouted=(DECIDED,)
+        "Decide re-reads the partner's request: still held (no rule for it, its OU unknown; "
+        "the demo policy sets no expiry); ops are told",
+        calls=(DECIDE, NOTIFY),
+        decisions=("hold",),
+        notified=1,
     ),
     "bus-requested-notification.json": Outcome(
-        DECIDE_GONE, calls=("DecideFunction",), decisions=("ignore",), unrouted=(DECIDED,)
+        ACCEPTED_PAYMENTS,
+        calls=(DECIDE, INGEST, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=3,
     ),
-    "bus-state-changed-accepted.json": Outcome(NOT_ROUTED_YET, unrouted=(STATE_CHANGED,)),
+    "bus-state-changed-accepted.json": Outcome(
+        "Notify tells ops that payments-orders is available (no security-group rule routes "
+        "that state)",
+        calls=(NOTIFY,),
+        notified=1,
+    ),
     "cloudtrail-accept-by-acceptor.json": Outcome(
-        "put on the default bus; no rule of the template routes it", unrouted=(CLOUDTRAIL,)
+        "an accept by the acceptor's own role (DecideFunctionRole): Notify raises no alert",
+        calls=(NOTIFY,),
     ),
     "cloudtrail-accept-by-console-user.json": Outcome(
-        "put on the default bus; no rule of the template routes it", unrouted=(CLOUDTRAIL,)
+        "a person accepted the held partner endpoint in the console: Notify raises a "
+        "manual-override alert",
+        calls=(NOTIFY,),
+        notified=1,
     ),
     "cloudtrail-modify-permissions-by-console-user.json": Outcome(
-        "put on the default bus; no rule of the template routes it", unrouted=(CLOUDTRAIL,)
+        "a person changed who may connect to orders-api: Notify raises a manual-override alert",
+        calls=(NOTIFY,),
+        notified=1,
     ),
     "decide-sqs-batch.json": Outcome(
-        "one Decide batch of five requests; none of the connections exists: five ignore",
-        calls=("DecideFunction",),
-        decisions=("ignore",) * 5,
-        unrouted=(DECIDED,) * 5,
+        f"one Decide batch of the five pending requests: {SWEEP_OF_FIVE}",
+        calls=(DECIDE, INGEST, GROUPS, NOTIFY),
+        decisions=("accept", "accept", "accept", "hold", "reject"),
+        rules_changed=2,
+        untouched=1,
+        notified=12,
     ),
     "ingest-sns-accept-plain-text.json": Outcome(
-        INGEST_GONE, calls=("IngestFunction",), unrouted=(STATE_CHANGED,)
+        "Ingest re-reads payments-orders: still pending (a notification is only a trigger), "
+        f"so it is requested. {ACCEPTED_PAYMENTS}",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=3,
     ),
     "ingest-sns-connect-nested-detail.json": Outcome(
-        INGEST_GONE, calls=("IngestFunction",), unrouted=(STATE_CHANGED,)
+        "Ingest reads the nested shape; Decide accepts the cross-region analytics endpoint "
+        "(production OU); ops are told",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("accept",),
+        notified=2,
     ),
     "ingest-sns-connect-pascal-case.json": Outcome(
-        INGEST_GONE, calls=("IngestFunction",), unrouted=(STATE_CHANGED,)
+        "Ingest reads the PascalCase shape; Decide rejects the sandbox endpoint; ops are told",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("reject",),
+        notified=2,
     ),
     "ingest-sns-connect.json": Outcome(
-        INGEST_GONE, calls=("IngestFunction",), unrouted=(STATE_CHANGED,)
+        f"Ingest requests payments-orders. {ACCEPTED_PAYMENTS}",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=3,
     ),
     "ingest-sns-delete.json": Outcome(
-        INGEST_GONE, calls=("IngestFunction",), unrouted=(STATE_CHANGED,)
+        "Ingest re-reads the connection, it is gone: State Changed (deleted, found: false); "
+        "SecurityGroups has nothing to remove; ops are told",
+        calls=(INGEST, GROUPS, NOTIFY),
+        notified=1,
     ),
     "ingest-sns-unparseable.json": Outcome(
         "Ingest fails three times (call and two retries): IngestDeadLetterQueue",
-        calls=("IngestFunction",),
+        calls=(INGEST,),
         dead_letters=("IngestDeadLetterQueue",),
     ),
     "notify-decided-accept.json": Outcome(
-        NOT_ROUTED_YET, decisions=("accept",), unrouted=(DECIDED,)
+        "SecurityGroups opens 443 on payments-orders' endpoint group and on the orders NLB's "
+        "group; ops and the payments team are told",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=4,
+        notified=2,
     ),
-    "notify-decided-hold.json": Outcome(NOT_ROUTED_YET, decisions=("hold",), unrouted=(DECIDED,)),
+    "notify-decided-hold.json": Outcome(
+        "Notify tells ops that the partner endpoint is held, and why",
+        calls=(NOTIFY,),
+        decisions=("hold",),
+        notified=1,
+    ),
     "notify-decided-reject-dry-run.json": Outcome(
-        NOT_ROUTED_YET, decisions=("reject",), unrouted=(DECIDED,)
+        "a dry run: SecurityGroups has nothing to remove; Notify tells ops the sandbox endpoint "
+        "would be rejected",
+        calls=(GROUPS, NOTIFY),
+        decisions=("reject",),
+        notified=1,
     ),
-    "notify-state-changed-deleted.json": Outcome(NOT_ROUTED_YET, unrouted=(STATE_CHANGED,)),
+    "notify-security-groups-shared-group.json": Outcome(
+        "Notify tells ops that payments-reports' shared default group was left untouched",
+        calls=(NOTIFY,),
+        untouched=1,
+        notified=1,
+    ),
+    "notify-state-changed-deleted.json": Outcome(
+        NOTHING_OF_OURS,
+        calls=(GROUPS, NOTIFY),
+        notified=1,
+    ),
     "reconcile-schedule.json": Outcome(
-        "Reconcile sweeps the managed services: nothing is pending, nothing to request",
-        calls=("ReconcileFunction",),
+        f"Reconcile's sweep requests the five pending connections; Decide: {SWEEP_OF_FIVE}",
+        calls=(RECONCILE, DECIDE, INGEST, GROUPS, NOTIFY),
+        decisions=("accept", "accept", "accept", "hold", "reject"),
+        rules_changed=2,
+        untouched=1,
+        notified=12,
     ),
     "security-groups-decided-accept-dry-run.json": Outcome(
-        NOT_ROUTED_YET, decisions=("accept",), unrouted=(DECIDED,)
+        "a dry run: SecurityGroups plans 443 on both groups and changes nothing; ops are told",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
+        untouched=2,
+        notified=1,
     ),
     "security-groups-decided-accept.json": Outcome(
-        NOT_ROUTED_YET, decisions=("accept",), unrouted=(DECIDED,)
+        "SecurityGroups opens 443 from the payments VPC on payments-orders' endpoint group "
+        "and on the orders NLB's group; ops are told",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=4,
+        notified=1,
     ),
     "security-groups-decided-revocation.json": Outcome(
-        NOT_ROUTED_YET, decisions=("reject",), unrouted=(DECIDED,)
+        f"a revocation enforced: {NOTHING_OF_OURS}",
+        calls=(GROUPS, NOTIFY),
+        decisions=("reject",),
+        notified=1,
     ),
-    "security-groups-state-deleted.json": Outcome(NOT_ROUTED_YET, unrouted=(STATE_CHANGED,)),
-    "security-groups-state-rejected.json": Outcome(NOT_ROUTED_YET, unrouted=(STATE_CHANGED,)),
+    "security-groups-state-deleted.json": Outcome(
+        NOTHING_OF_OURS,
+        calls=(GROUPS, NOTIFY),
+        notified=1,
+    ),
+    "security-groups-state-rejected.json": Outcome(
+        NOTHING_OF_OURS,
+        calls=(GROUPS, NOTIFY),
+        notified=1,
+    ),
 }
 
 SAMPLES = sorted(path.name for path in EVENTS.glob("*.json"))
@@ -142,10 +256,15 @@ def _outcome(report: Report, says: str) -> Outcome:
     failures = [i for i in report.failed_calls if not report.dead_letters]
     assert failures == [], "a call failed without ending in a dead-letter queue"
     assert report.log.quiet
+    actions = [a["type"] for c in report.connections for a in c.actions]
     return Outcome(
         says=says,
         calls=calls,
-        decisions=tuple(c.decision for c in report.connections if c.decision),
+        decisions=tuple(sorted(c.decision for c in report.connections if c.decision)),
+        rules_changed=sum(a.startswith("security-group-rule-") for a in actions)
+        + len(report.other_group_changes),
+        untouched=actions.count("security-group-untouched"),
+        notified=len(report.log.outbox),
         dead_letters=tuple(d.queue for d in report.dead_letters),
         unrouted=tuple(e.detail_type for e in report.unrouted),
     )

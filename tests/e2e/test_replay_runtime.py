@@ -71,6 +71,13 @@ def test_handler_sees_its_variables_and_folder_and_the_caller_gets_its_own_back(
     assert os.getcwd() == before_cwd
 
 
+def test_tracing_is_off_in_every_function_whatever_its_template_says(tmp_path: Path) -> None:
+    environment = _environment(tmp_path, POWERTOOLS_TRACE_DISABLED="false")
+
+    assert environment.environ["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert environment.environ["AWS_LAMBDA_FUNCTION_NAME"] == "mini-Who"
+
+
 def test_missing_handler_module_is_a_runtime_import_error(tmp_path: Path) -> None:
     result = _environment(tmp_path, handler="miniapp.nowhere.handler").invoke({}, trigger="t")
 

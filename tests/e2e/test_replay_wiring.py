@@ -115,11 +115,13 @@ def test_request_decided_through_the_replay_and_by_the_handler_directly_agree(
 
 
 def _decision_records(aws: LocalAws, table: str) -> list[dict[str, Any]]:
+    """Decide's records (the table also logs what SecurityGroups did, kind `security-groups`)."""
     items = aws.client("dynamodb").scan(TableName=table)["Items"]
     plain = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
     return [
         {k: v for k, v in record.items() if k not in VOLATILE}
         for record in sorted(plain, key=lambda r: (r["endpoint_id"], r["decided_at"]))
+        if record.get("kind") == "decision"
     ]
 
 

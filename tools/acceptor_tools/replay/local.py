@@ -68,10 +68,18 @@ class LocalReplay:
 
 
 @contextmanager
-def local_replay(config: ReplayConfig, progress: Progress | None = None) -> Iterator[LocalReplay]:
-    """Start the local AWS with the world, deploy the template there, hand back the session."""
+def local_replay(
+    config: ReplayConfig, progress: Progress | None = None, *, endpoints_first: bool = False
+) -> Iterator[LocalReplay]:
+    """Start the local AWS with the world, deploy the template there, hand back the session.
+
+    `endpoints_first`: the world's endpoints are created before the stack is deployed, so they
+    are there (pending, as their consumers left them) without their notifications having reached
+    the stack: the connections that event files name."""
     with LocalAws(config.world) as aws:
         world = aws.world
+        if endpoints_first:
+            aws.create_endpoints()
         managed = [s.id for s in world.services.values() if s.acceptance_required]
         declared = declared_parameters(config.template)
         defaults = {**LOCAL_PARAMETERS, MANAGED_SERVICES_PARAMETER: ",".join(managed)}

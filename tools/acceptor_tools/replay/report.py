@@ -22,9 +22,9 @@ from acceptor_tools.replay.app import App
 from acceptor_tools.replay.engine import BusEvent, DeadLetter, OutboxMessage, ReplayLog
 from acceptor_tools.replay.runtime import Invocation
 
-# The SecurityGroups function's record of what it did (acceptor.aws.security_groups.UPDATED);
-# the rules it added or removed show in the groups themselves, what it left alone only here.
-SECURITY_GROUPS_UPDATED = "Endpoint Connection Security Groups Updated"
+# The SecurityGroups function's record of what it did: the rules it added or removed show in
+# the groups themselves, what it left alone only here.
+SECURITY_GROUPS_UPDATED = DetailType.SECURITY_GROUPS_UPDATED
 CHANGED = frozenset({"added", "removed"})
 ENDPOINT_ID = re.compile(r"\bvpce-(?!svc-)[0-9a-f]{8,17}\b")
 
@@ -47,6 +47,26 @@ class GroupRule:
             ports = f"{self.from_port}-{self.to_port}"
         protocol = "all" if self.protocol == "-1" else self.protocol
         return f"{self.group_id} ({self.account}): {protocol} {ports} from {self.source}"
+
+
+@dataclass(frozen=True)
+class PathDisplay:
+    """Paths as the user wrote them. The functions read the policy by its absolute path (each
+    runs in its own folder, as in Lambda), so their reasons name it that way; a person who gave
+    a relative `--policy` reads it back relative to where they are."""
+
+    replacements: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def for_policy(cls, given: Path) -> PathDisplay:
+        if given.is_absolute():
+            return cls()
+        return cls(((str(given.resolve()), str(given)),))
+
+    def __call__(self, text: str) -> str:
+        for absolute, shown in self.replacements:
+            text = text.replace(absolute, shown)
+        return text
 
 
 @dataclass
@@ -98,9 +118,11 @@ def build_report(
     states: Mapping[str, Mapping[str, Any]],
     outbox_files: Mapping[int, str],
     labels: Mapping[str, str] | None = None,
+    paths: PathDisplay | None = None,
 ) -> Report:
     """`states`: endpoint ID -> DescribeVpcEndpointConnections item at the end.
     `outbox_files`: index in `log.outbox` -> file it was written to."""
+    shown = paths or PathDisplay()
     connections: dict[str, ConnectionReport] = {}
 
     def connection(endpoint_id: str) -> ConnectionReport:
@@ -116,7 +138,7 @@ def build_report(
         report.account = detail.get("account") or report.account
         report.region = detail.get("region") or report.region
         if event.detail_type == DetailType.DECIDED:
-            _take_decision(report, detail)
+            _take_decision(report, detail, shown)
         elif event.detail_type == DetailType.REQUESTED:
             report.requests += 1
         elif event.detail_type == SECURITY_GROUPS_UPDATED:
@@ -164,14 +186,23 @@ def build_report(
     )
 
 
-def _take_decision(report: ConnectionReport, detail: Mapping[str, Any]) -> None:
+def _take_decision(report: ConnectionReport, detail: Mapping[str, Any], shown: PathDisplay) -> None:
     report.decisions += 1
     report.decision = detail.get("decision")
     report.rule = detail.get("rule")
-    report.reason = detail.get("reason")
+    reason = detail.get("reason")
+    report.reason = shown(reason) if isinstance(reason, str) else reason
     report.missing_facts = list(detail.get("missing_facts") or [])
-    report.unknown_reasons = dict(detail.get("unknown_reasons") or {})
-    report.rules = list(detail.get("rules") or [])
+    report.unknown_reasons = {
+        fact: shown(why) if isinstance(why, str) else why
+        for fact, why in dict(detail.get("unknown_reasons") or {}).items()
+    }
+    report.rules = [
+        {**rule, "file": shown(rule["file"])}
+        if isinstance(rule, dict) and isinstance(rule.get("file"), str)
+        else rule
+        for rule in detail.get("rules") or []
+    ]
     report.dry_run = detail.get("dry_run")
     if report.state_before is None:
         report.state_before = detail.get("state_before")
@@ -211,16 +242,19 @@ def _topic_name(app: App, message: OutboxMessage) -> str:
     return topic.logical_id if topic else message.topic_arn
 
 
-def write_outbox(messages: list[OutboxMessage], app: App, folder: Path) -> dict[int, str]:
+def write_outbox(
+    messages: list[OutboxMessage], app: App, folder: Path, paths: PathDisplay | None = None
+) -> dict[int, str]:
     """One text file per message, numbered in the order they were sent."""
+    shown = paths or PathDisplay()
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.txt"):
         old.unlink()
     files = {}
     for index, message in enumerate(messages):
         path = folder / f"{index + 1:03d}-{_topic_name(app, message)}.txt"
-        subject = f"Subject: {message.subject}\n\n" if message.subject else ""
-        path.write_text(f"{subject}{message.message}\n", encoding="utf-8")
+        subject = f"Subject: {shown(message.subject)}\n\n" if message.subject else ""
+        path.write_text(f"{subject}{shown(message.message)}\n", encoding="utf-8")
         files[index] = str(path)
     return files
 

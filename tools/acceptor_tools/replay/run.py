@@ -18,7 +18,7 @@ from acceptor_tools.replay.local import (
     local_replay,
     security_group_rules,
 )
-from acceptor_tools.replay.report import Report, build_report, write_outbox
+from acceptor_tools.replay.report import PathDisplay, Report, build_report, write_outbox
 
 # The demo's unreadable message: a sample of events/, next to the demo world.
 UNPARSEABLE_SAMPLE = "ingest-sns-unparseable.json"
@@ -36,7 +36,9 @@ def read_event_file(path: Path) -> Any:
 def replay_files(
     config: ReplayConfig, files: Sequence[Path], progress: Progress | None = None
 ) -> Report:
-    """Each file is put where AWS would receive it, in order; then the application runs."""
+    """Each file is put where AWS would receive it, in order; then the application runs. The
+    world's endpoints exist already (created before the stack), so that the connections the
+    files name are there to be decided."""
     payloads = [(path, read_event_file(path)) for path in files]
 
     def play(replay: LocalReplay, say: Progress) -> None:
@@ -44,7 +46,7 @@ def replay_files(
             say(f"{path}: {replay.session.inject(payload, source=str(path))}")
         replay.session.run(config.limits)
 
-    return _replay(config, play, progress)
+    return _replay(config, play, progress, endpoints_first=True)
 
 
 def replay_demo(config: ReplayConfig, progress: Progress | None = None) -> Report:
@@ -86,9 +88,11 @@ def _replay(
     config: ReplayConfig,
     play: Callable[[LocalReplay, Progress], None],
     progress: Progress | None,
+    *,
+    endpoints_first: bool = False,
 ) -> Report:
     say = progress or (lambda _: None)
-    with local_replay(config, progress) as replay:
+    with local_replay(config, progress, endpoints_first=endpoints_first) as replay:
         app = replay.session.app
         before = security_group_rules(replay.aws)
         play(replay, say)
@@ -96,7 +100,8 @@ def _replay(
         managed = [n.service_id for n in app.connection_notifications] or [
             s.id for s in replay.aws.world.services.values() if s.acceptance_required
         ]
-        files = write_outbox(log.outbox, app, config.outbox)
+        paths = PathDisplay.for_policy(config.policy)
+        files = write_outbox(log.outbox, app, config.outbox, paths)
         return build_report(
             log,
             app,
@@ -105,6 +110,7 @@ def _replay(
             states=connection_states(replay.aws, managed),
             outbox_files=files,
             labels=labels(replay.aws),
+            paths=paths,
         )
 
 

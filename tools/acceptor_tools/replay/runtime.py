@@ -28,8 +28,8 @@ from typing import Any
 
 from acceptor_tools.replay.app import FunctionSpec
 
-# The variables Lambda and `sam local` set; Tracer is off because no X-Ray daemon listens here.
-# No AWS config or credentials file of this machine is read, as in Lambda.
+# The variables Lambda and `sam local` set. No AWS config or credentials file of this machine is
+# read, as in Lambda.
 _RUNTIME_CONSTANTS = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -37,9 +37,11 @@ _RUNTIME_CONSTANTS = {
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
     "AWS_SAM_LOCAL": "true",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "TZ": ":UTC",
 }
+# Set after the function's own variables, whatever the template says: AWS_LAMBDA_FUNCTION_NAME
+# makes Powertools' Tracer believe it runs in Lambda, and no X-Ray daemon listens here.
+_REPLAY_OVERRIDES = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
 @dataclass
@@ -176,6 +178,7 @@ class ExecutionEnvironment:
             "_HANDLER": spec.handler,
             **base,
             **spec.environment,
+            **_REPLAY_OVERRIDES,
         }
 
     def with_environment(self, overrides: Mapping[str, str]) -> None:
