@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
+from cfnlint.api import ManualArgs, lint_file
 from samcli.yamlhelper import yaml_parse
 
 from acceptor_tools.replay.intrinsics import Resolver

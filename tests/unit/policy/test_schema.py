@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 
 from acceptor.policy.schema import REGENERATE, SCHEMA_FILE, policy_schema, render_schema
 
