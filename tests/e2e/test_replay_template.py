@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from replay_helpers import ACCOUNT, MINI, REGION, mini_app
 
-from acceptor_tools.replay.intrinsics import TemplateError
+from acceptor_tools.replay.intrinsics import Resolver, TemplateError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disable_socket]
 
@@ -60,6 +61,23 @@ def test_names_and_references_resolve_as_in_the_deployed_stack() -> None:
     assert app.functions["NotifyFunction"].max_retry_attempts == 1
     assert app.functions["IngestFunction"].dead_letter == app.queues["IngestDeadLetterQueue"].arn
     assert app.not_emulated["WorkErrors"] == "AWS::CloudWatch::Alarm"
+
+
+def test_ref_to_a_type_the_replay_never_creates_does_not_read_its_properties() -> None:
+    """Before the SAM transform a function's properties may name resources only the transform
+    adds (its role): referring to the function still resolves, the role alone does not."""
+    environment = {"ROLE": {"Fn::GetAtt": ["WorkFunctionRole", "Arn"]}}
+    properties = {"Environment": {"Variables": environment}}
+    function = {"Type": "AWS::Serverless::Function", "Properties": properties}
+    template = {"Resources": {"WorkFunction": function}}
+    resolver = Resolver(template, {}, account=ACCOUNT, region=REGION, stack="mini")
+
+    name = resolver.resolve({"Fn::Sub": "${WorkFunction}"})
+
+    assert name == resolver.physical("WorkFunction").ref
+    assert re.fullmatch(r"mini-WorkFunction-[0-9A-F]{12}", name)
+    with pytest.raises(TemplateError, match="'WorkFunctionRole' is not a resource"):
+        resolver.resolve(properties)
 
 
 def test_names_are_the_same_in_two_reads() -> None:

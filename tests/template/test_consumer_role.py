@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
-from samcli.yamlhelper import yaml_parse
+from sam_template import load
 
 from acceptor_tools.replay.intrinsics import Resolver
 
@@ -40,8 +40,9 @@ SCOPES = ["tagged", "account"]
 
 
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    return loaded
+    # cfn-lint's decoder, not samcli's yaml_parse: that one changes PyYAML's SafeLoader for the
+    # whole process, and later tests would read YAML differently.
+    return load(TEMPLATE)
 
 
 def render(**parameters: str) -> dict[str, Any]:

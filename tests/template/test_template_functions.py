@@ -7,7 +7,15 @@ import json
 from typing import Any
 
 import pytest
-from sam_template import ROOT, Stack, environment, function_property, functions, load, resources
+from sam_template import (
+    ROOT,
+    environment,
+    function_property,
+    functions,
+    load,
+    resources,
+    stack_resolver,
+)
 
 from acceptor.settings import Settings
 
@@ -328,7 +336,7 @@ def test_a_stuck_decide_queue_is_alarmed(template: dict[str, Any]) -> None:
 
 
 def test_dashboard_shows_decisions_by_outcome_latency_and_errors(template: dict[str, Any]) -> None:
-    stack = Stack(template, {"ManagedServiceIds": "vpce-svc-0123456789abcdef0"})
+    stack = stack_resolver(template, {"ManagedServiceIds": "vpce-svc-0123456789abcdef0"})
     body = json.loads(
         stack.resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
     )

@@ -7,7 +7,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from sam_template import Stack, actions, functions, load, resources, statements
+from sam_template import actions, functions, load, resources, stack_resolver, statements
+
+from acceptor_tools.replay.intrinsics import Resolver
 
 pytestmark = pytest.mark.disable_socket
 
@@ -123,7 +125,7 @@ def test_assume_role_is_granted_only_when_a_role_is_configured(template: dict[st
                 assert "sts:AssumeRole" not in actions(item), f"{function}: {item}"
 
 
-def _granted_resources(stack: Stack, template: dict[str, Any], action: str) -> list[str]:
+def _granted_resources(stack: Resolver, template: dict[str, Any], action: str) -> list[str]:
     managed = template["Resources"]["DecideServicesPolicy"]["Properties"]["PolicyDocument"]
     return [
         resource
@@ -133,7 +135,7 @@ def _granted_resources(stack: Stack, template: dict[str, Any], action: str) -> l
     ]
 
 
-def _notified_services(stack: Stack, template: dict[str, Any]) -> list[str]:
+def _notified_services(stack: Resolver, template: dict[str, Any]) -> list[str]:
     return [
         stack.resolve(body["Properties"]["ServiceId"])
         for name, body in resources(template, "AWS::EC2::VPCEndpointConnectionNotification").items()
@@ -146,7 +148,7 @@ def test_each_managed_service_gets_one_notification_and_its_own_grant(
     template: dict[str, Any], count: int
 ) -> None:
     services = _service_ids(count)
-    stack = Stack(template, {"ManagedServiceIds": ",".join(services)})
+    stack = stack_resolver(template, {"ManagedServiceIds": ",".join(services)})
 
     assert _notified_services(stack, template) == services
     assert _granted_resources(stack, template, "ec2:AcceptVpcEndpointConnections") == [
@@ -156,7 +158,7 @@ def test_each_managed_service_gets_one_notification_and_its_own_grant(
 
 
 def test_more_services_than_slots_fails_the_deploy(template: dict[str, Any]) -> None:
-    stack = Stack(template, {"ManagedServiceIds": ",".join(_service_ids(SLOTS + 1))})
+    stack = stack_resolver(template, {"ManagedServiceIds": ",".join(_service_ids(SLOTS + 1))})
 
     assert stack.condition("MoreThanTwentyServices")
     assert stack.exists("ManagedServiceIdsHoldsMoreThanTwentyServicesFailsTheDeploy")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sam_template import ROOT, Stack, load
+from sam_template import ROOT, load, stack_resolver
 
 from acceptor.policy.loader import load_policy
 
@@ -63,7 +63,7 @@ def test_external_id_is_not_echoed(template: dict[str, Any]) -> None:
 
 
 def test_defaults_switch_every_optional_feature_off(template: dict[str, Any]) -> None:
-    stack = Stack(template, {"ManagedServiceIds": SERVICE})
+    stack = stack_resolver(template, {"ManagedServiceIds": SERVICE})
 
     switched_on = [
         name
@@ -82,7 +82,7 @@ def test_defaults_switch_every_optional_feature_off(template: dict[str, Any]) ->
 def test_defaults_give_decide_no_consumer_role_and_no_organizations(
     template: dict[str, Any],
 ) -> None:
-    stack = Stack(template, {"ManagedServiceIds": SERVICE})
+    stack = stack_resolver(template, {"ManagedServiceIds": SERVICE})
 
     variables = stack.resolve(template["Resources"]["DecideFunction"]["Properties"]["Environment"])
     assert variables["Variables"]["CONSUMER_ROLE_NAME"] == ""
@@ -94,7 +94,7 @@ def test_organizations_through_a_role_passes_the_role_to_decide(
     template: dict[str, Any],
 ) -> None:
     role = "arn:aws:iam::111122223333:role/ou-reader"
-    stack = Stack(
+    stack = stack_resolver(
         template,
         {"ManagedServiceIds": SERVICE, "OrganizationsAccess": "role", "OrganizationsRoleArn": role},
     )

@@ -193,7 +193,10 @@ class Resolver:
             self._naming_now.add(logical_id)
             resource = self._resources[logical_id]
             naming = NAMING.get(resource.get("Type", ""), _OTHER)
-            properties = self.resolve(resource.get("Properties") or {})
+            # A type the replay never creates gets a generated name whatever its properties hold,
+            # so they are not read: before the SAM transform they may name resources it adds.
+            known = naming is not _OTHER
+            properties = self.resolve(resource.get("Properties") or {}) if known else {}
             name = properties.get(naming.name_property) if naming.name_property else None
             if not name:
                 name = self._generated_name(logical_id)

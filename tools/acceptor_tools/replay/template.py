@@ -59,7 +59,7 @@ def load_app(
     """Read, expand, transform and resolve `template_path`; TemplateError says what is wrong."""
     template_path = template_path.resolve()
     raw = _read_template(template_path)
-    parameters = _parameters(raw, parameter_overrides or {})
+    parameters = parameter_values(raw, parameter_overrides or {})
     _check_rules(raw, Resolver(raw, parameters, account=account, region=region, stack=stack))
     pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::StackName": stack}
     extensions = _sam("samcli.lib.cfn_language_extensions.sam_integration")
@@ -115,7 +115,11 @@ def _read_template(template_path: Path) -> dict[str, Any]:
     return raw
 
 
-def _parameters(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Every declared parameter's value as CloudFormation would pass it to the intrinsics:
+    the override or else the default, lists split, checked against the parameter's
+    AllowedValues and AllowedPattern; TemplateError for a missing or refused value or for an
+    override of an undeclared parameter."""
     declared: Mapping[str, Any] = template.get("Parameters") or {}
     strays = sorted(set(overrides) - set(declared))
     if strays:
