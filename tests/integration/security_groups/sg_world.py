@@ -26,7 +26,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.exceptions import ClientError
-from samcli.yamlhelper import yaml_parse
+from cfnlint.decode import decode
 
 from acceptor.aws.clients import AwsClients
 from acceptor_tools.replay.intrinsics import Resolver
@@ -79,7 +79,10 @@ def account_session(account: str, region: str = REGION) -> boto3.session.Session
 def render_consumer_role(account: str, **parameters: Any) -> dict[str, Any]:
     """consumer-role.yaml resolved as CloudFormation would for `account`: role name, trust
     policy and every inline policy that exists under the parameters' conditions."""
-    template = yaml_parse((ROOT / "consumer-role.yaml").read_text())
+    # cfn-lint's decoder, not samcli's yaml_parse, which changes PyYAML for the whole process.
+    template, problems = decode(str(ROOT / "consumer-role.yaml"))
+    assert not problems, problems
+    assert template is not None
     values = {
         name: spec.get("Default")
         for name, spec in template["Parameters"].items()
