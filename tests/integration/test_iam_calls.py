@@ -15,9 +15,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from integration.handlers.handlers_stack import (
     Stack,
 )
 from integration.iam_grants import statements_of
-from integration.notify.notify_world import CaptureServer, handler_for
+from integration.notify.notify_world import CaptureServer, serving_capture
 
 # cfn-lint's CloudFormation-aware YAML reader (`!Ref` and friends); cfn-lint ships no types.
 decode: Any = importlib.import_module("cfnlint.decode").decode
@@ -220,18 +218,8 @@ def targets_of(call: Call) -> tuple[str, ...]:
 @pytest.fixture(scope="module")
 def capture() -> Iterator[CaptureServer]:
     """Where the webhook channels post (a real HTTP server on 127.0.0.1)."""
-    server = CaptureServer(base_url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
-    httpd.daemon_threads = True
-    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving_capture() as server:
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -382,3 +382,22 @@ def test_tables_keep_the_documented_layout(template: dict[str, Any]) -> None:
         "AttributeName": "expiration",
         "Enabled": True,
     }
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "kind"),
+    [
+        ("DecisionTable", "decisions"),
+        ("SecurityGroupRuleTable", "security-group-rules"),
+        ("IdempotencyTable", "idempotency"),
+    ],
+)
+def test_tables_the_integration_tests_build_have_the_template_keys(
+    template: dict[str, Any], logical_id: str, kind: str
+) -> None:
+    from integration.stack_tables import KEYS
+
+    schema = template["Resources"][logical_id]["Properties"]["KeySchema"]
+    declared = {key["KeyType"]: key["AttributeName"] for key in schema}
+    partition, sort = KEYS[kind]
+    assert declared == ({"HASH": partition, "RANGE": sort} if sort else {"HASH": partition})

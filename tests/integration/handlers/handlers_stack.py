@@ -28,6 +28,7 @@ from acceptor.flows.telemetry import logger
 from acceptor.handlers import decide, ingest, notify, reconcile, security_groups
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import LocalAws
+from integration.stack_tables import create_table
 
 BUS = "privatelink-acceptor"
 DECISION_TABLE = "privatelink-acceptor-decisions"
@@ -145,36 +146,9 @@ class Stack:
         self.people_topic = sns.create_topic(Name=PEOPLE_TOPIC)["TopicArn"]
         for topic in topics:
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.notification_queue[1])
-        dynamodb.create_table(
-            TableName=DECISION_TABLE,
-            KeySchema=[
-                {"AttributeName": "endpoint_id", "KeyType": "HASH"},
-                {"AttributeName": "decided_at", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "endpoint_id", "AttributeType": "S"},
-                {"AttributeName": "decided_at", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=RULE_TABLE,
-            KeySchema=[
-                {"AttributeName": "endpoint_id", "KeyType": "HASH"},
-                {"AttributeName": "group_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "endpoint_id", "AttributeType": "S"},
-                {"AttributeName": "group_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=IDEMPOTENCY_TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, "decisions", DECISION_TABLE)
+        create_table(dynamodb, "security-group-rules", RULE_TABLE)
+        create_table(dynamodb, "idempotency", IDEMPOTENCY_TABLE)
         self.calls.clear()
 
     @staticmethod

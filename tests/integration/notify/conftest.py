@@ -13,9 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -32,29 +30,20 @@ from notify_world import (
     CaptureServer,
     FakeLambdaContext,
     NotifyWorld,
-    handler_for,
+    serving_capture,
     write_policy,
 )
 
 from acceptor.aws.clients import use_clients
 from acceptor.handlers import notify as notify_handler
 from acceptor.policy.loader import cached_policy
+from integration.stack_tables import create_table
 
 
 @pytest.fixture
 def capture() -> Iterator[CaptureServer]:
-    server = CaptureServer(base_url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
-    httpd.daemon_threads = True
-    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving_capture() as server:
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def _reset_caches() -> None:
@@ -107,12 +96,7 @@ def notify_world(
         ]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         table = "privatelink-acceptor-idempotency"
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(boto3.client("dynamodb", region_name=REGION), "idempotency", table)
         policy_dir = tmp_path / "policies"
         write_policy(policy_dir)
         for name, value in {

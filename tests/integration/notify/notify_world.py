@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,23 @@ class CaptureServer:
     def bodies(self, path: str) -> list[Any]:
         with self.lock:
             return [r.body for r in self.requests if r.path == path]
+
+
+@contextmanager
+def serving_capture() -> Iterator[CaptureServer]:
+    """A capture server on a free port of 127.0.0.1, stopped (bounded) on the way out."""
+    server = CaptureServer(base_url="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(server))
+    httpd.daemon_threads = True
+    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
 
 
 def handler_for(server: CaptureServer) -> type[BaseHTTPRequestHandler]:

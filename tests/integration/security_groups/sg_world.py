@@ -30,6 +30,7 @@ from cfnlint.decode import decode
 
 from acceptor.aws.clients import AwsClients
 from acceptor_tools.replay.intrinsics import Resolver
+from integration.stack_tables import create_table
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
@@ -337,19 +338,8 @@ def build_world(principal_arn: str = FUNCTION_ROLE) -> SgWorld:
     assert not accepted["Unsuccessful"], accepted["Unsuccessful"]
 
     dynamodb = provider.client("dynamodb")
-    for table, sort_key in ((RULE_TABLE, "group_id"), (DECISION_TABLE, "decided_at")):
-        dynamodb.create_table(
-            TableName=table,
-            KeySchema=[
-                {"AttributeName": "endpoint_id", "KeyType": "HASH"},
-                {"AttributeName": sort_key, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "endpoint_id", "AttributeType": "S"},
-                {"AttributeName": sort_key, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    create_table(dynamodb, "security-group-rules", RULE_TABLE)
+    create_table(dynamodb, "decisions", DECISION_TABLE)
     events, sqs = provider.client("events"), provider.client("sqs")
     events.create_event_bus(Name=BUS)
     queue_url = sqs.create_queue(QueueName="bus-inbox")["QueueUrl"]

@@ -23,6 +23,7 @@ from acceptor.security_groups.model import (
     GroupRecord,
     Permission,
 )
+from integration.stack_tables import create_table
 
 pytestmark = pytest.mark.integration
 
@@ -54,18 +55,7 @@ def group(ec2: Any) -> str:
 @pytest.fixture
 def table(ec2: Any) -> RuleRecordTable:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "endpoint_id", "KeyType": "HASH"},
-            {"AttributeName": "group_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "endpoint_id", "AttributeType": "S"},
-            {"AttributeName": "group_id", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, "security-group-rules", TABLE)
     return RuleRecordTable(dynamodb, TABLE)
 
 
