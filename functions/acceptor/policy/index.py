@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from acceptor.policy.conditions import Status, kind_of
 from acceptor.policy.facts import Facts
 from acceptor.policy.model import Decision, Rule
-from acceptor.policy.policy_set import PolicyDocument
+
+if TYPE_CHECKING:
+    from acceptor.policy.policy_set import PolicyDocument
 
 Check = tuple[str, Callable[[Any, Any], bool], Any]
 """(fact name, test, prepared condition)."""
@@ -33,8 +36,10 @@ Entry = tuple[tuple[Check, ...], tuple[str, ...], tuple[Decision, Status], "Comp
 MAX_CACHED = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """One rule ready to test; compared by identity (one object per rule per plan)."""
+
     position: int
     """Order among the rules governing one service: files by path, then rules as written."""
     name: str
@@ -44,6 +49,10 @@ class CompiledRule:
     checks: tuple[Check, ...]
     conditions: tuple[str, ...]
     facts: frozenset[str]
+    sorted_facts: tuple[str, ...]
+    notify: tuple[str, ...] = ()
+    security_groups: dict[str, Any] | None = None
+    """As written in the policy (JSON form); only accept rules have them."""
 
 
 def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> CompiledRule:
@@ -61,6 +70,11 @@ def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> Compile
         checks=tuple(checks),
         conditions=tuple(present),
         facts=frozenset(fact for fact, _, _ in checks),
+        sorted_facts=tuple(sorted({fact for fact, _, _ in checks})),
+        notify=tuple(rule.notify),
+        security_groups=None
+        if rule.security_groups is None
+        else rule.security_groups.model_dump(mode="json", exclude_none=True),
     )
 
 
@@ -69,8 +83,8 @@ class Lookup:
     """The index of one service's rules for one set of unknown facts."""
 
     unknown: frozenset[str]
-    always_unknown: frozenset[int]
-    """Positions of the rules that test only unknown facts."""
+    always_unknown: tuple[CompiledRule, ...]
+    """The rules that test only unknown facts, in order: unknown whatever the known facts."""
     first_always_unknown: dict[Decision, CompiledRule]
     always_missing: frozenset[str]
     tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, list[Entry]]], ...]
@@ -97,14 +111,14 @@ class Lookup:
 
 
 def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lookup:
-    always_unknown: set[int] = set()
+    always_unknown: list[CompiledRule] = []
     first: dict[Decision, CompiledRule] = {}
     missing: set[str] = set()
     by_kind: dict[str, dict[Hashable, list[Entry]]] = defaultdict(lambda: defaultdict(list))
     for rule in rules:
         anchors = [name for name in rule.conditions if kind_of(name).fact not in unknown]
         if not anchors:
-            always_unknown.add(rule.position)
+            always_unknown.append(rule)
             first.setdefault(rule.decision, rule)
             missing.update(rule.facts)
             continue
@@ -131,14 +145,22 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
     )
     return Lookup(
         unknown=unknown,
-        always_unknown=frozenset(always_unknown),
+        always_unknown=tuple(always_unknown),
         first_always_unknown=first,
         always_missing=frozenset(missing),
         tables=tables,
     )
 
 
-@dataclass
+@dataclass(frozen=True)
+class HoldLimit:
+    """The shortest `hold.expires_after` among the governing files, and the file setting it."""
+
+    after: timedelta
+    file: str
+
+
+@dataclass(eq=False)
 class ServicePlan:
     """Everything about one service's governing files that does not depend on the request."""
 
@@ -147,6 +169,11 @@ class ServicePlan:
     defaults: tuple[tuple[str, Decision], ...]
     """(file, default) of every governing file, in path order."""
     rules: tuple[CompiledRule, ...]
+    hold_limit: HoldLimit | None = None
+    revoke: bool = False
+    """Some governing file sets `revoke: true`."""
+    channels: tuple[str, ...] = ()
+    """The governing files' `notify` channels, in order, each once."""
     _lookups: dict[frozenset[str], Lookup] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -156,11 +183,20 @@ class ServicePlan:
         for document in governing:
             for rule in document.model.rules:
                 rules.append(compile_rule(len(rules), rule, document))
+        limits = [
+            (d.model.hold.expires_after, d.path)
+            for d in governing
+            if d.model.hold.expires_after is not None
+        ]
+        shortest = min(limits) if limits else None
         return cls(
             service_id=service_id,
             files=tuple(d.path for d in governing),
             defaults=tuple((d.path, d.model.default) for d in governing),
             rules=tuple(rules),
+            hold_limit=None if shortest is None else HoldLimit(*shortest),
+            revoke=any(d.model.revoke for d in governing),
+            channels=tuple(dict.fromkeys(name for d in governing for name in d.model.notify)),
         )
 
     def lookup(self, unknown: frozenset[str]) -> Lookup:
@@ -170,3 +206,24 @@ class ServicePlan:
                 self._lookups.clear()
             found = self._lookups[unknown] = build_lookup(self.rules, unknown)
         return found
+
+
+class CompiledPolicy:
+    """A policy set compiled for decisions: one `ServicePlan` per service, built on first use.
+
+    It belongs to its `PolicySet` (built with it, so the cached loader compiles once per
+    execution environment). Plans are per service ID, not per file, because `services: ["*"]`
+    governs services no list names; past `MAX_CACHED` services the plans are rebuilt.
+    """
+
+    def __init__(self, documents: tuple[PolicyDocument, ...]) -> None:
+        self._documents = documents
+        self._plans: dict[str, ServicePlan] = {}
+
+    def plan(self, service_id: str) -> ServicePlan:
+        plan = self._plans.get(service_id)
+        if plan is None:
+            if len(self._plans) >= MAX_CACHED:
+                self._plans.clear()
+            plan = self._plans[service_id] = ServicePlan.build(service_id, self._documents)
+        return plan

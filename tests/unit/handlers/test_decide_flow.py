@@ -16,7 +16,7 @@ from acceptor.contract import DecidedDetail, Origin, RequestedDetail, RequestedE
 from acceptor.decision.actions import ItemFailure
 from acceptor.decision.connection import Connection
 from acceptor.decision.gather import ConsumerFacts
-from acceptor.decision.verdict import RevocationNotice
+from acceptor.decision.records import RevocationNotice
 from acceptor.flows.decide import BatchOutcome, DecideDeps, decide_batch
 from acceptor.policy.model import PolicyFile
 from acceptor.policy.policy_set import PolicyDocument, PolicySet

@@ -1,0 +1,290 @@
+"""Where a decision is made: `decide_one`, one request in, one `Decision` out.
+
+Pure (docs/architecture.md, "Decide"): no AWS, no clock but `now`, no log but the `records`
+it is given. Decide, the replay (through Decide), `acceptor policy explain` and the demo all
+call it; nothing else derives any part of a decision. Its steps, in order:
+
+1. screening: a service this stack does not manage, a connection gone, or in a state that is
+   not decided (only `pendingAcceptance`; for a revocation check only `available`, and only
+   where a governing file sets `revoke: true`) is left alone (`ignore`);
+2. evaluation of the policy (`policy/evaluate.py`), one pass;
+3. for a revocation check, the two-step: the first sweep that finds the policy rejecting an
+   available connection reports it; a later sweep enforces it when `records.notice` is due;
+4. hold expiry: a hold older than the shortest `hold.expires_after` becomes a reject;
+   a hold that can still expire says when (`hold_expires_at`);
+5. (issue 11) a person's approval from `records.approval` would be honoured here: not built;
+6. the per-account limit, when `limits` is given: an accept over the limit becomes the limit's
+   `over_limit` action (hold or reject). It comes after the reject and hold steps, so a limit
+   never turns a reject or hold into anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from acceptor.contract import ActionType, DecisionName, RequestedDetail
+from acceptor.decision.connection import AVAILABLE, PENDING, Connection
+from acceptor.decision.gather import RequestFacts
+from acceptor.decision.records import NO_RECORDS, Records, notice_is_due
+from acceptor.policy.evaluate import Evaluation, evaluate
+from acceptor.policy.index import ServicePlan
+from acceptor.policy.model import format_duration
+from acceptor.policy.policy_set import PolicySet
+
+RevocationPhase = Literal["reported", "enforced"]
+
+# The action each decision calls for on a pending connection.
+ACTION_OF: dict[DecisionName, ActionType] = {
+    "accept": "accept",
+    "reject": "reject",
+    "hold": "none",
+    "ignore": "none",
+}
+
+
+@dataclass(frozen=True)
+class AccountLimit:
+    """The per-account limit that governs this request (issue 14's seam).
+
+    `count` is how many connections of the request's account the service already has, taken
+    from the per-service re-read of Decide (never from an event). `limit` and `over_limit` come
+    from the policy file named in `file`.
+    """
+
+    limit: int
+    count: int
+    over_limit: Literal["hold", "reject"]
+    file: str
+
+    @property
+    def exceeded(self) -> bool:
+        """Accepting one more would go past the limit."""
+        return self.count >= self.limit
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the acceptor does about one request, and everything its record says about why."""
+
+    request: RequestedDetail
+    connection: Connection | None
+    gathered: RequestFacts | None
+    evaluation: Evaluation | None
+    """None when screening decided (nothing was evaluated)."""
+    decision: DecisionName
+    reason: str
+    action: ActionType
+    revocation: RevocationPhase | None = None
+    quiet: bool = False
+    """Nothing worth an event or a record: a revocation check of a connection still allowed."""
+    hold_expires_at: datetime | None = None
+    """When a hold turns into a reject (hold.expires_after); None when it never does."""
+
+    @property
+    def rule(self) -> str | None:
+        return None if self.evaluation is None else self.evaluation.rule
+
+    @property
+    def notify(self) -> tuple[str, ...]:
+        """The governing files' channels, then the deciding rule's, each once."""
+        if self.evaluation is None or self.evaluation.plan is None:
+            return ()
+        deciding = self.evaluation.deciding
+        if deciding is None or not deciding.notify:
+            return self.evaluation.plan.channels
+        return tuple(dict.fromkeys((*self.evaluation.plan.channels, *deciding.notify)))
+
+    @property
+    def security_groups(self) -> dict[str, Any] | None:
+        """The deciding accept rule's `security_groups`, only when the decision is accept."""
+        deciding = None if self.evaluation is None else self.evaluation.deciding
+        if self.decision != "accept" or deciding is None:
+            return None
+        return deciding.security_groups
+
+
+def decide_one(
+    request: RequestedDetail,
+    connection: Connection | None,
+    gathered: RequestFacts | None,
+    records: Records,
+    policy: PolicySet,
+    now: datetime,
+    *,
+    managed: frozenset[str] = frozenset(),
+    limit: AccountLimit | None = None,
+) -> Decision:
+    """Decide one request. `gathered` may be None only when `needs_facts` says False.
+
+    `managed` is the stack's managed services (empty: every service of the account).
+    """
+    left = screen(request, connection, policy, managed)
+    if left is not None:
+        return Decision(request, connection, gathered, None, "ignore", left, "none")
+    assert connection is not None  # screening leaves a gone connection alone
+    if gathered is None:
+        raise ValueError(f"{request.endpoint_id}: decide_one needs the facts of this request")
+    evaluation = evaluate(policy, gathered.facts)
+    if request.origin == "revocation":
+        return _revocation(request, connection, gathered, evaluation, records, now)
+    decided = Decision(
+        request,
+        connection,
+        gathered,
+        evaluation,
+        evaluation.decision,
+        evaluation.reason,
+        ACTION_OF[evaluation.decision],
+    )
+    if evaluation.decision == "hold" and evaluation.plan is not None:
+        return _hold(decided, evaluation.plan, connection, now)
+    if evaluation.decision == "accept" and limit is not None and limit.exceeded:
+        return _over_limit(decided, limit, connection, now)
+    return decided
+
+
+def needs_facts(
+    request: RequestedDetail,
+    connection: Connection | None,
+    policy: PolicySet,
+    managed: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether `decide_one` gets past screening for this request: the flow gathers facts only
+    for these (the consumer lookups are the costly part)."""
+    return screen(request, connection, policy, managed) is None
+
+
+def screen(
+    request: RequestedDetail,
+    connection: Connection | None,
+    policy: PolicySet,
+    managed: frozenset[str] = frozenset(),
+) -> str | None:
+    """Why the request is left alone without asking the policy; None when it must be asked."""
+    if managed and request.service_id not in managed:
+        return f"Service {request.service_id} is not one this stack manages (MANAGED_SERVICE_IDS)."
+    if connection is None:
+        return (
+            "DescribeVpcEndpointConnections no longer shows this connection "
+            "(the consumer deleted the endpoint?): nothing to decide."
+        )
+    if request.origin == "revocation":
+        if connection.state != AVAILABLE:
+            return (
+                f"A revocation check applies to available connections; this one is "
+                f"{connection.state}."
+            )
+        if not policy.compiled.plan(connection.service_id).revoke:
+            return (
+                f"No policy file governing {connection.service_id} sets revoke: true, "
+                "so available connections are left alone."
+            )
+        return None
+    if connection.state != PENDING:
+        return (
+            f"The connection is {connection.state}, not {PENDING}: "
+            "the acceptor decides only pending requests."
+        )
+    return None
+
+
+def hold_expires_at(plan: ServicePlan, connection: Connection) -> datetime | None:
+    """When a hold of this connection becomes a reject; None when no file sets a limit."""
+    if plan.hold_limit is None:
+        return None
+    return connection.created_at + plan.hold_limit.after
+
+
+def _hold(decided: Decision, plan: ServicePlan, connection: Connection, now: datetime) -> Decision:
+    expires = hold_expires_at(plan, connection)
+    if expires is None:
+        return decided
+    if now < expires:
+        return replace(decided, hold_expires_at=expires)
+    assert plan.hold_limit is not None
+    return replace(
+        decided,
+        decision="reject",
+        reason=(
+            f"Rejected: held since {connection.created_at.isoformat()}, longer than "
+            f"hold.expires_after ({format_duration(plan.hold_limit.after)}, "
+            f"{plan.hold_limit.file}). {decided.reason}"
+        ),
+        action="reject",
+        hold_expires_at=expires,
+    )
+
+
+def _over_limit(
+    decided: Decision, limit: AccountLimit, connection: Connection, now: datetime
+) -> Decision:
+    reason = (
+        f"{'Held' if limit.over_limit == 'hold' else 'Rejected'}: account "
+        f"{connection.account} already has {limit.count} connections to this service, the "
+        f"limit is {limit.limit} ({limit.file}). {decided.reason}"
+    )
+    if limit.over_limit == "reject":
+        return replace(decided, decision="reject", reason=reason, action="reject")
+    held = replace(decided, decision="hold", reason=reason, action="none")
+    plan = None if decided.evaluation is None else decided.evaluation.plan
+    return held if plan is None else _hold(held, plan, connection, now)
+
+
+def _revocation(
+    request: RequestedDetail,
+    connection: Connection,
+    gathered: RequestFacts,
+    evaluation: Evaluation,
+    records: Records,
+    now: datetime,
+) -> Decision:
+    if evaluation.decision != "reject":
+        # Still allowed (or undecidable: a hold never revokes a working connection).
+        return Decision(
+            request,
+            connection,
+            gathered,
+            evaluation,
+            evaluation.decision,
+            f"Not revoked: {evaluation.reason}",
+            "none",
+            quiet=True,
+        )
+    notice = records.notice
+    if notice is not None and notice_is_due(
+        notice, evaluation.policy_hash, request.correlation_id, now
+    ):
+        return Decision(
+            request,
+            connection,
+            gathered,
+            evaluation,
+            "reject",
+            f"Revoked: {evaluation.reason} (reported at {notice.reported_at.isoformat()})",
+            "reject",
+            revocation="enforced",
+        )
+    return Decision(
+        request,
+        connection,
+        gathered,
+        evaluation,
+        "reject",
+        f"Would revoke: {evaluation.reason} A later sweep revokes it if the policy still says so.",
+        "none",
+        revocation="reported",
+    )
+
+
+__all__ = [
+    "NO_RECORDS",
+    "AccountLimit",
+    "Decision",
+    "Records",
+    "decide_one",
+    "hold_expires_at",
+    "needs_facts",
+    "screen",
+]
