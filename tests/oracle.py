@@ -28,17 +28,22 @@ def evaluate_naive(policy: PolicySet, facts: Facts) -> Evaluation:
         for rule in document.model.rules
     }
     listed: list[RuleOutcome] = []
-    first: dict[tuple[Decision, Status], tuple[CompiledRule, tuple[str, ...]]] = {}
+    first: dict[tuple[Decision, Status], tuple[CompiledRule, RuleOutcome]] = {}
     for compiled in plan.rules:
         status, unknown = _naive_status(rules_by_name[compiled.name], facts)
         if status == "unmatched":
             continue
-        listed.append(
-            RuleOutcome(
-                compiled.name, compiled.decision, status, compiled.file, unknown, compiled.line
-            )
+        outcome = RuleOutcome(
+            compiled.name,
+            compiled.decision,
+            status,
+            compiled.file,
+            unknown,
+            compiled.line,
+            compiled.position,
         )
-        first.setdefault((compiled.decision, status), (compiled, unknown))
+        listed.append(outcome)
+        first.setdefault((compiled.decision, status), (compiled, outcome))
     missing = {fact for outcome in listed for fact in outcome.unknown_facts}
     return conclude(plan, policy.version_hash, facts, first.get, missing, tuple(listed))
 

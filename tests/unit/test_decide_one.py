@@ -3,6 +3,7 @@ two-step and the per-account limit seam."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -297,7 +298,8 @@ def test_decide_accept_carries_the_rules_channels_and_security_groups() -> None:
 
     assert (decided.decision, decided.rule) == ("accept", "payments")
     assert decided.notify == ("audit", "ops")
-    assert decided.security_groups == {
+    assert decided.security_groups is not None
+    assert json.loads(decided.security_groups) == {
         "consumer_endpoint": {"ports": [443], "allow_shared_groups": False}
     }
 

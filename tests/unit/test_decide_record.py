@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from acceptor.contract import Action, RequestedDetail
+from acceptor.contract import Action, DecidedDetail, RequestedDetail
 from acceptor.decision.connection import Connection
 from acceptor.decision.decide_one import Decision, decide_one
 from acceptor.decision.gather import ConsumerFacts, OrgFacts, facts_for
 from acceptor.decision.record import (
     MAX_LISTED_RULES,
     decided_detail,
+    decided_json,
     decision_record,
     latency_ms,
 )
@@ -138,7 +139,7 @@ def test_unknown_consumer_facts_hold_and_are_named_with_their_reason() -> None:
 def test_decision_record_keeps_facts_and_expires_after_the_ttl() -> None:
     detail, decision = build(KNOWN)
 
-    record = decision_record(detail, decision, timedelta(days=400))
+    record = decision_record(detail.model_dump(mode="json"), decision, NOW, timedelta(days=400))
 
     assert record["endpoint_id"] == ENDPOINT
     assert record["decided_at"] == NOW.isoformat().replace("+00:00", "Z")
@@ -176,7 +177,7 @@ def test_record_and_event_of_a_10000_rule_decision_stay_under_64_kb() -> None:
 
     # When the decision is recorded
     detail, decision = build(KNOWN, policy=policy)
-    record = decision_record(detail, decision, timedelta(days=400))
+    record = decision_record(detail.model_dump(mode="json"), decision, NOW, timedelta(days=400))
 
     # Then record and event list the cap of rules, the deciding one among them, and count the rest
     assert detail.rule == "last-word"
@@ -185,3 +186,51 @@ def test_record_and_event_of_a_10000_rule_decision_stay_under_64_kb() -> None:
     assert detail.rules_omitted == 10_001 - MAX_LISTED_RULES
     assert len(json.dumps(record).encode()) < 64 * 1024
     assert len(detail.model_dump_json().encode()) < 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("consumer", "created", "origin", "state"),
+    [
+        (KNOWN, CREATED, "notification", "pendingAcceptance"),
+        (
+            ConsumerFacts.unknown("no consumer role configured"),
+            CREATED,
+            "sweep",
+            "pendingAcceptance",
+        ),
+        (KNOWN, CREATED.replace(microsecond=4500), "sweep", "pendingAcceptance"),
+        (KNOWN, CREATED, "sweep", "available"),
+    ],
+    ids=["accept", "hold", "microseconds", "ignored"],
+)
+def test_decided_json_is_exactly_the_contracts_json_form(
+    consumer: ConsumerFacts, created: datetime, origin: Any, state: str
+) -> None:
+    # Given decisions of every shape, built without the model
+    connection = Connection(SERVICE, ENDPOINT, "111122223333", "us-east-1", state, created)
+    request = RequestedDetail(
+        service_id=SERVICE,
+        endpoint_id=ENDPOINT,
+        account="111122223333",
+        region="us-east-1",
+        state=state,
+        created_at=created,
+        origin=origin,
+        correlation_id="msg-1",
+    )
+    gathered = facts_for(connection, consumer, OrgFacts.unknown("Organizations access is off"))
+    decision = decide_one(request, connection, gathered, NO_RECORDS, POLICY, NOW)
+
+    # When the JSON form is built directly
+    built = decided_json(
+        decision,
+        action=Action(type=decision.action, result="dry-run"),
+        state_after=None,
+        dry_run=True,
+        decided_at=NOW.replace(microsecond=123),
+        policy_hash=POLICY.version_hash,
+    )
+
+    # Then it is what the contract's model validates and dumps, key for key
+    assert DecidedDetail.model_validate(built).model_dump(mode="json") == built
+    assert list(built) == list(DecidedDetail.model_fields)

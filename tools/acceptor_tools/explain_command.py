@@ -31,7 +31,7 @@ from acceptor.contract import Action, RequestedDetail, Timestamp
 from acceptor.decision.connection import PENDING, Connection
 from acceptor.decision.decide_one import Decision, decide_one
 from acceptor.decision.gather import RequestFacts
-from acceptor.decision.record import decided_detail
+from acceptor.decision.record import decided_json
 from acceptor.decision.records import NO_RECORDS
 from acceptor.policy.errors import PolicyValidationError
 from acceptor.policy.evaluate import Evaluation
@@ -191,7 +191,7 @@ def _pending(facts: Facts, created_at: datetime) -> tuple[RequestedDetail, Conne
 def decision_record(explained: Explained) -> dict[str, Any]:
     """The record Decide writes for this decision (docs/events.md), as a dry run at `now`."""
     decision = explained.decision
-    detail = decided_detail(
+    record = decided_json(
         decision,
         action=Action(type=decision.action, result="dry-run"),
         state_after=PENDING,
@@ -199,7 +199,6 @@ def decision_record(explained: Explained) -> dict[str, Any]:
         decided_at=explained.now,
         policy_hash=explained.evaluation.policy_hash,
     )
-    record: dict[str, Any] = detail.model_dump(mode="json")
     if explained.created_at is None:
         record["hold_expires_at"] = None
         record["created_at"] = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from acceptor.contract import ActionType, DecisionName, RequestedDetail
 from acceptor.decision.connection import AVAILABLE, PENDING, Connection
@@ -97,8 +97,8 @@ class Decision:
         return tuple(dict.fromkeys((*self.evaluation.plan.channels, *deciding.notify)))
 
     @property
-    def security_groups(self) -> dict[str, Any] | None:
-        """The deciding accept rule's `security_groups`, only when the decision is accept."""
+    def security_groups(self) -> str | None:
+        """The deciding accept rule's `security_groups` (JSON text), only for an accept."""
         deciding = None if self.evaluation is None else self.evaluation.deciding
         if self.decision != "accept" or deciding is None:
             return None

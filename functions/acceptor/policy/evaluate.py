@@ -11,14 +11,16 @@ against lives in the tests (`tests/oracle.py`).
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from acceptor.policy.conditions import Status
 from acceptor.policy.facts import Facts
-from acceptor.policy.index import CompiledRule, ServicePlan
+from acceptor.policy.index import CompiledRule, Lookup, RuleOutcome, ServicePlan
+
+__all__ = ["Evaluation", "Outcome", "RuleOutcome", "conclude", "evaluate"]
 from acceptor.policy.model import Decision
 from acceptor.policy.policy_set import PolicySet
 
@@ -26,33 +28,6 @@ Outcome = Literal["accept", "reject", "hold", "ignore"]
 
 # Where several files govern a service, the most restrictive default wins.
 RESTRICTIVENESS: dict[Decision, int] = {"accept": 0, "hold": 1, "reject": 2}
-
-
-@dataclass(frozen=True)
-class RuleOutcome:
-    name: str
-    decision: Decision
-    status: Status
-    file: str
-    unknown_facts: tuple[str, ...] = ()
-    """The rule's unknown facts when they left it `unknown`; empty otherwise."""
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "decision": self.decision,
-            "status": self.status,
-            "file": self.file,
-            "line": self.line,
-            "unknown_facts": list(self.unknown_facts),
-        }
-
-
-def rule_outcome(rule: CompiledRule, unknown: tuple[str, ...]) -> RuleOutcome:
-    """A rule that was not unmatched: matched without unknown facts, else unknown."""
-    status: Status = "unknown" if unknown else "matched"
-    return RuleOutcome(rule.name, rule.decision, status, rule.file, unknown, rule.line)
 
 
 @dataclass(frozen=True)
@@ -97,50 +72,43 @@ def evaluate(policy: PolicySet, facts: Facts) -> Evaluation:
     if not plan.files:
         return _ignore(facts, policy.version_hash)
     lookup = plan.lookup(facts.unknown)
-    # Indexed rules that are not unmatched: rule -> its unknown facts (none: matched).
-    found: dict[CompiledRule, tuple[str, ...]] = {}
-    firsts: dict[tuple[Decision, Status], CompiledRule] = {
-        (decision, "unknown"): rule for decision, rule in lookup.first_always_unknown.items()
+    # Indexed rules that are not unmatched, with their outcomes.
+    found: dict[CompiledRule, RuleOutcome] = {}
+    firsts: dict[tuple[Decision, Status], tuple[CompiledRule, RuleOutcome]] = {
+        (decision, "unknown"): first for decision, first in lookup.first_always_unknown.items()
     }
     missing: set[str] = set(lookup.always_missing)
-    for rest, unknown, step, rule in lookup.candidates(facts):
+    for rest, outcome, step, rule in lookup.candidates(facts):
         if rule in found:
             continue
         for fact, test, prepared in rest:
             if not test(prepared, getattr(facts, fact)):
                 break  # a false condition: unmatched
         else:
-            found[rule] = unknown
+            found[rule] = outcome
             current = firsts.get(step)
-            if current is None or rule.position < current.position:
-                firsts[step] = rule
-            if unknown:
-                missing.update(unknown)
-    listed = _in_order(found, lookup.always_unknown)
-
-    def deciding(step: tuple[Decision, Status]) -> tuple[CompiledRule, tuple[str, ...]] | None:
-        rule = firsts.get(step)
-        if rule is None:
-            return None
-        return rule, found.get(rule, rule.sorted_facts)
-
-    return conclude(plan, policy.version_hash, facts, deciding, missing, listed)
+            if current is None or rule.position < current[0].position:
+                firsts[step] = (rule, outcome)
+            if outcome.unknown_facts:
+                missing.update(outcome.unknown_facts)
+    return conclude(plan, policy.version_hash, facts, firsts.get, missing, _in_order(found, lookup))
 
 
-def _in_order(
-    found: dict[CompiledRule, tuple[str, ...]], always_unknown: tuple[CompiledRule, ...]
-) -> tuple[RuleOutcome, ...]:
-    """The found rules and the always-unknown ones, merged by position (both are few, or
-    `always_unknown` is already in order and found is empty)."""
+def _in_order(found: dict[CompiledRule, RuleOutcome], lookup: Lookup) -> tuple[RuleOutcome, ...]:
+    """The found rules and the always-unknown ones, by position. The always-unknown outcomes
+    are built once per lookup and may be many; the found ones are few, so they are inserted."""
     if not found:
-        return tuple(rule_outcome(rule, rule.sorted_facts) for rule in always_unknown)
-    indexed = sorted(found, key=_position)
-    merged = heapq.merge(indexed, always_unknown, key=_position)
-    return tuple(rule_outcome(rule, found.get(rule, rule.sorted_facts)) for rule in merged)
+        return lookup.always_unknown
+    if not lookup.always_unknown:
+        return tuple(sorted(found.values(), key=_position))
+    merged = list(lookup.always_unknown)
+    for outcome in found.values():
+        bisect.insort(merged, outcome, key=_position)
+    return tuple(merged)
 
 
-def _position(rule: CompiledRule) -> int:
-    return rule.position
+def _position(outcome: RuleOutcome) -> int:
+    return outcome.position
 
 
 def _ref(rule: RuleOutcome, *, kind: bool = True) -> str:
@@ -197,7 +165,7 @@ def conclude(
     plan: ServicePlan,
     policy_hash: str,
     facts: Facts,
-    deciding: Callable[[tuple[Decision, Status]], tuple[CompiledRule, tuple[str, ...]] | None],
+    deciding: Callable[[tuple[Decision, Status]], tuple[CompiledRule, RuleOutcome] | None],
     missing: Iterable[str],
     listed: tuple[RuleOutcome, ...],
 ) -> Evaluation:
@@ -207,10 +175,10 @@ def conclude(
     for step, outcome, explain in DECISION_ORDER:
         first = deciding(step)
         if first is not None:
-            rule, unknown = first
+            rule, listed_as = first
             return Evaluation(
                 decision=outcome,
-                reason=explain(rule_outcome(rule, unknown), facts),
+                reason=explain(listed_as, facts),
                 deciding=rule,
                 file=rule.file,
                 missing_facts=missing_facts,
@@ -228,7 +196,7 @@ def conclude(
             default,
             setter,
             len(plan.files),
-            None if unconfirmed is None else rule_outcome(*unconfirmed),
+            None if unconfirmed is None else unconfirmed[1],
             facts,
         ),
         deciding=None,

@@ -28,12 +28,47 @@ if TYPE_CHECKING:
 Check = tuple[str, Callable[[Any, Any], bool], Any]
 """(fact name, test, prepared condition)."""
 
-Entry = tuple[tuple[Check, ...], tuple[str, ...], tuple[Decision, Status], "CompiledRule"]
-"""(checks left after the anchor, unknown facts, decision step, rule): see `Lookup.tables`."""
+Entry = tuple[tuple[Check, ...], "RuleOutcome", tuple[Decision, Status], "CompiledRule"]
+"""(checks left after the anchor, the rule's outcome if they pass, decision step, rule): see
+`Lookup.tables`."""
 
 # Enough for every service a provider manages times the few shapes of unknown facts a
 # deployment sees; past that, rebuilding is cheaper than remembering everything ever asked.
 MAX_CACHED = 1024
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """A governing rule that matched or is unknown, as an evaluation lists it."""
+
+    name: str
+    decision: Decision
+    status: Status
+    file: str
+    unknown_facts: tuple[str, ...] = ()
+    """The rule's unknown facts when they left it `unknown`; empty otherwise."""
+    line: int | None = None
+    position: int = 0
+    """The rule's place among the service's governing rules (files by path, rules as written)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "decision": self.decision,
+            "status": self.status,
+            "file": self.file,
+            "line": self.line,
+            "unknown_facts": list(self.unknown_facts),
+        }
+
+
+def outcome_of(rule: CompiledRule, unknown: tuple[str, ...]) -> RuleOutcome:
+    """The outcome of a rule that was not unmatched: matched without unknown facts, else
+    unknown."""
+    status: Status = "unknown" if unknown else "matched"
+    return RuleOutcome(
+        rule.name, rule.decision, status, rule.file, unknown, rule.line, rule.position
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,8 +86,9 @@ class CompiledRule:
     facts: frozenset[str]
     sorted_facts: tuple[str, ...]
     notify: tuple[str, ...] = ()
-    security_groups: dict[str, Any] | None = None
-    """As written in the policy (JSON form); only accept rules have them."""
+    security_groups: str | None = None
+    """As written in the policy, as JSON text (each record gets its own copy); only accept
+    rules have them."""
 
 
 def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> CompiledRule:
@@ -74,7 +110,7 @@ def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> Compile
         notify=tuple(rule.notify),
         security_groups=None
         if rule.security_groups is None
-        else rule.security_groups.model_dump(mode="json", exclude_none=True),
+        else rule.security_groups.model_dump_json(exclude_none=True),
     )
 
 
@@ -83,9 +119,9 @@ class Lookup:
     """The index of one service's rules for one set of unknown facts."""
 
     unknown: frozenset[str]
-    always_unknown: tuple[CompiledRule, ...]
+    always_unknown: tuple[RuleOutcome, ...]
     """The rules that test only unknown facts, in order: unknown whatever the known facts."""
-    first_always_unknown: dict[Decision, CompiledRule]
+    first_always_unknown: dict[Decision, tuple[CompiledRule, RuleOutcome]]
     always_missing: frozenset[str]
     tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, list[Entry]]], ...]
     """Per anchor kind: the fact, its probe, and index key -> entries of the rules filed there.
@@ -111,15 +147,16 @@ class Lookup:
 
 
 def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lookup:
-    always_unknown: list[CompiledRule] = []
-    first: dict[Decision, CompiledRule] = {}
+    always_unknown: list[RuleOutcome] = []
+    first: dict[Decision, tuple[CompiledRule, RuleOutcome]] = {}
     missing: set[str] = set()
     by_kind: dict[str, dict[Hashable, list[Entry]]] = defaultdict(lambda: defaultdict(list))
     for rule in rules:
         anchors = [name for name in rule.conditions if kind_of(name).fact not in unknown]
         if not anchors:
-            always_unknown.append(rule)
-            first.setdefault(rule.decision, rule)
+            outcome = outcome_of(rule, rule.sorted_facts)
+            always_unknown.append(outcome)
+            first.setdefault(rule.decision, (rule, outcome))
             missing.update(rule.facts)
             continue
         anchor = min(anchors, key=lambda name: kind_of(name).anchor_rank)
@@ -136,7 +173,7 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
             rest.append((fact, test, left))
         unknown_facts = tuple(sorted(rule.facts & unknown))
         step: tuple[Decision, Status] = (rule.decision, "unknown" if unknown_facts else "matched")
-        entry = (tuple(rest), unknown_facts, step, rule)
+        entry = (tuple(rest), outcome_of(rule, unknown_facts), step, rule)
         for key in kind.index_keys(prepared):
             by_kind[anchor][key].append(entry)
     tables = tuple(

@@ -50,7 +50,7 @@ def test_rule_over_only_unknown_facts_is_unknown_without_being_checked(
     result = evaluate(policy, facts)
 
     assert [entry[3].name for entry in lookup.candidates(facts)] == ["allow-7"]
-    assert lookup.first_always_unknown["reject"].name == "no-sandboxes"
+    assert lookup.first_always_unknown["reject"][0].name == "no-sandboxes"
     assert (result.decision, result.rule, result.missing_facts) == (
         "hold",
         "no-sandboxes",

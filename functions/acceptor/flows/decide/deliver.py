@@ -19,7 +19,7 @@ from acceptor.aws.errors import AwsError
 from acceptor.aws.idempotency import Guard
 from acceptor.contract import DecidedDetail, decided
 from acceptor.decision.decide_one import Decision
-from acceptor.decision.record import decided_detail, decision_record, latency_ms
+from acceptor.decision.record import decided_json, decision_record, latency_ms
 from acceptor.decision.records import RevocationNotice
 from acceptor.flows.decide.act import Acted
 from acceptor.flows.decide.ports import Delivery, Log
@@ -58,7 +58,7 @@ def deliver(
             logger.info(decision.reason, extra=_log_keys(request, decision))
             results.done[request] = Delivered({"quiet": True, "recorded": True, "published": True})
             continue
-        detail = decided_detail(
+        detail_json = decided_json(
             decision,
             action=done.action,
             state_after=done.state_after,
@@ -66,10 +66,12 @@ def deliver(
             decided_at=decided_at,
             policy_hash=policy_hash,
         )
+        # The contract is checked before anything goes out (fail closed on a broken detail).
+        detail = DecidedDetail.model_validate(detail_json)
         details[request] = detail
         result: dict[str, Any] = {
-            "detail": detail.model_dump(mode="json"),
-            "records": _records(detail, decision, log, ttl),
+            "detail": detail_json,
+            "records": _records(detail, detail_json, decision, log, ttl),
             "recorded": False,
             "published": False,
         }
@@ -104,11 +106,15 @@ def redeliver(
 
 
 def _records(
-    detail: DecidedDetail, decision: Decision, log: Log | None, ttl: timedelta
+    detail: DecidedDetail,
+    detail_json: Mapping[str, Any],
+    decision: Decision,
+    log: Log | None,
+    ttl: timedelta,
 ) -> list[dict[str, Any]]:
     if log is None:
         return []
-    records = [decision_record(detail, decision, ttl)]
+    records = [decision_record(detail_json, decision, detail.decided_at, ttl)]
     if detail.revocation == "reported":
         notice = RevocationNotice(detail.decided_at, detail.policy_hash, detail.correlation_id)
         records.append(log.notice_item(detail.endpoint_id, notice))
