@@ -10,17 +10,18 @@ call it; nothing else derives any part of a decision. Its steps, in order:
 2. evaluation of the policy (`policy/evaluate.py`), one pass;
 3. for a revocation check, the two-step: the first sweep that finds the policy rejecting an
    available connection reports it; a later sweep enforces it when `records.notice` is due;
-4. hold expiry: a hold older than the shortest `hold.expires_after` becomes a reject;
-   a hold that can still expire says when (`hold_expires_at`);
-5. (issue 11) a person's approval from `records.approval` would be honoured here: not built;
-6. the per-account limit, when `limits` is given: an accept over the limit becomes the limit's
-   `over_limit` action (hold or reject). It comes after the reject and hold steps, so a limit
-   never turns a reject or hold into anything else.
+4. (issue 11) a person's approval from `records.approval` would be honoured here: not built;
+5. the per-account limit, when `limit` is given: an accept over the limit becomes the limit's
+   `over_limit` decision (hold or reject). It comes after the policy's reject and hold steps,
+   so a limit never turns a reject or a hold into anything else;
+6. hold expiry: a hold (of the policy or of the limit) older than the shortest
+   `hold.expires_after` of the governing files becomes a reject; a hold that can still expire
+   says when (`hold_expires_at`, the connection's creation time plus that duration).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -64,7 +65,7 @@ class AccountLimit:
         return self.count >= self.limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the acceptor does about one request, and everything its record says about why."""
 
@@ -129,20 +130,24 @@ def decide_one(
     evaluation = evaluate(policy, gathered.facts)
     if request.origin == "revocation":
         return _revocation(request, connection, gathered, evaluation, records, now)
-    decided = Decision(
+    decision, reason = evaluation.decision, evaluation.reason
+    if decision == "accept" and limit is not None and limit.exceeded:
+        decision, reason = limit.over_limit, _over_limit_reason(limit, connection, reason)
+    expires = None
+    if decision == "hold" and evaluation.plan is not None:
+        expires = hold_expires_at(evaluation.plan, connection)
+        if expires is not None and now >= expires:
+            decision, reason = "reject", _expired_reason(evaluation.plan, connection, reason)
+    return Decision(
         request,
         connection,
         gathered,
         evaluation,
-        evaluation.decision,
-        evaluation.reason,
-        ACTION_OF[evaluation.decision],
+        decision,
+        reason,
+        ACTION_OF[decision],
+        hold_expires_at=expires,
     )
-    if evaluation.decision == "hold" and evaluation.plan is not None:
-        return _hold(decided, evaluation.plan, connection, now)
-    if evaluation.decision == "accept" and limit is not None and limit.exceeded:
-        return _over_limit(decided, limit, connection, now)
-    return decided
 
 
 def needs_facts(
@@ -197,39 +202,21 @@ def hold_expires_at(plan: ServicePlan, connection: Connection) -> datetime | Non
     return connection.created_at + plan.hold_limit.after
 
 
-def _hold(decided: Decision, plan: ServicePlan, connection: Connection, now: datetime) -> Decision:
-    expires = hold_expires_at(plan, connection)
-    if expires is None:
-        return decided
-    if now < expires:
-        return replace(decided, hold_expires_at=expires)
+def _expired_reason(plan: ServicePlan, connection: Connection, reason: str) -> str:
     assert plan.hold_limit is not None
-    return replace(
-        decided,
-        decision="reject",
-        reason=(
-            f"Rejected: held since {connection.created_at.isoformat()}, longer than "
-            f"hold.expires_after ({format_duration(plan.hold_limit.after)}, "
-            f"{plan.hold_limit.file}). {decided.reason}"
-        ),
-        action="reject",
-        hold_expires_at=expires,
+    return (
+        f"Rejected: held since {connection.created_at.isoformat()}, longer than "
+        f"hold.expires_after ({format_duration(plan.hold_limit.after)}, "
+        f"{plan.hold_limit.file}). {reason}"
     )
 
 
-def _over_limit(
-    decided: Decision, limit: AccountLimit, connection: Connection, now: datetime
-) -> Decision:
-    reason = (
+def _over_limit_reason(limit: AccountLimit, connection: Connection, reason: str) -> str:
+    return (
         f"{'Held' if limit.over_limit == 'hold' else 'Rejected'}: account "
         f"{connection.account} already has {limit.count} connections to this service, the "
-        f"limit is {limit.limit} ({limit.file}). {decided.reason}"
+        f"limit is {limit.limit} ({limit.file}). {reason}"
     )
-    if limit.over_limit == "reject":
-        return replace(decided, decision="reject", reason=reason, action="reject")
-    held = replace(decided, decision="hold", reason=reason, action="none")
-    plan = None if decided.evaluation is None else decided.evaluation.plan
-    return held if plan is None else _hold(held, plan, connection, now)
 
 
 def _revocation(

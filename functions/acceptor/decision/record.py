@@ -66,16 +66,7 @@ def decided_json(
         "reason": decision.reason,
         "missing_facts": list(evaluation.missing_facts) if evaluation is not None else [],
         "unknown_reasons": dict(facts.unknown_reasons) if facts is not None else {},
-        "rules": [
-            {
-                "name": outcome.name,
-                "decision": outcome.decision,
-                "status": outcome.status,
-                "file": outcome.file,
-                "unknown_facts": list(outcome.unknown_facts),
-            }
-            for outcome in shown
-        ],
+        "rules": [outcome.record for outcome in shown],
         "rules_omitted": omitted,
         "rules_unmatched": evaluation.unmatched if evaluation is not None else 0,
         "policy_hash": policy_hash,

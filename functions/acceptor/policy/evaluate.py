@@ -14,23 +14,21 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal
 
 from acceptor.policy.conditions import Status
 from acceptor.policy.facts import Facts
-from acceptor.policy.index import CompiledRule, Lookup, RuleOutcome, ServicePlan
+from acceptor.policy.index import RESTRICTIVENESS, CompiledRule, Lookup, RuleOutcome, ServicePlan
 
-__all__ = ["Evaluation", "Outcome", "RuleOutcome", "conclude", "evaluate"]
+__all__ = ["RESTRICTIVENESS", "Evaluation", "Outcome", "RuleOutcome", "conclude", "evaluate"]
 from acceptor.policy.model import Decision
 from acceptor.policy.policy_set import PolicySet
 
 Outcome = Literal["accept", "reject", "hold", "ignore"]
 
-# Where several files govern a service, the most restrictive default wins.
-RESTRICTIVENESS: dict[Decision, int] = {"accept": 0, "hold": 1, "reject": 2}
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     decision: Outcome
     reason: str
@@ -107,8 +105,7 @@ def _in_order(found: dict[CompiledRule, RuleOutcome], lookup: Lookup) -> tuple[R
     return tuple(merged)
 
 
-def _position(outcome: RuleOutcome) -> int:
-    return outcome.position
+_position = attrgetter("position")
 
 
 def _ref(rule: RuleOutcome, *, kind: bool = True) -> str:
@@ -188,7 +185,7 @@ def conclude(
                 unmatched=unmatched,
                 plan=plan,
             )
-    default, setter = _most_restrictive_default(plan.defaults)
+    default, setter = plan.default
     unconfirmed = deciding(("accept", "unknown"))
     return Evaluation(
         decision=default,
@@ -208,11 +205,6 @@ def conclude(
         unmatched=unmatched,
         plan=plan,
     )
-
-
-def _most_restrictive_default(defaults: tuple[tuple[str, Decision], ...]) -> tuple[Decision, str]:
-    file, default = max(defaults, key=lambda item: RESTRICTIVENESS[item[1]])
-    return default, file
 
 
 def _default_reason(

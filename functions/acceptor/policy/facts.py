@@ -47,6 +47,8 @@ class Facts:
     vpc_tags: Mapping[str, str] | None = None
     ou_path: tuple[str, ...] | None = None
     unknown_reasons: Mapping[str, str] = field(default_factory=dict)
+    unknown: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Names of the facts that are unknown."""
 
     def __post_init__(self) -> None:
         # Copies behind read-only views: a caller mutating its dict must not change a decision
@@ -61,11 +63,9 @@ class Facts:
         if strays:
             raise ValueError(f"unknown_reasons names facts that do not exist: {strays}")
         object.__setattr__(self, "unknown_reasons", MappingProxyType(dict(self.unknown_reasons)))
-
-    @property
-    def unknown(self) -> frozenset[str]:
-        """Names of the facts that are unknown."""
-        return frozenset(name for name in FACT_NAMES if getattr(self, name) is None)
+        # Worked out once: every evaluation of these facts starts from it.
+        unknown = frozenset(name for name in FACT_NAMES if getattr(self, name) is None)
+        object.__setattr__(self, "unknown", unknown)
 
     def why_unknown(self, fact: str) -> str:
         return self.unknown_reasons.get(fact, NO_REASON)

@@ -32,6 +32,9 @@ Entry = tuple[tuple[Check, ...], "RuleOutcome", tuple[Decision, Status], "Compil
 """(checks left after the anchor, the rule's outcome if they pass, decision step, rule): see
 `Lookup.tables`."""
 
+# Where several files govern a service, the most restrictive default wins.
+RESTRICTIVENESS: dict[Decision, int] = {"accept": 0, "hold": 1, "reject": 2}
+
 # Enough for every service a provider manages times the few shapes of unknown facts a
 # deployment sees; past that, rebuilding is cheaper than remembering everything ever asked.
 MAX_CACHED = 1024
@@ -50,6 +53,19 @@ class RuleOutcome:
     line: int | None = None
     position: int = 0
     """The rule's place among the service's governing rules (files by path, rules as written)."""
+    record: dict[str, Any] = field(init=False, repr=False, compare=False)
+    """The rule as a decision record lists it (docs/events.md), built once: records share it
+    and only ever serialize it, never change it."""
+
+    def __post_init__(self) -> None:
+        record = {
+            "name": self.name,
+            "decision": self.decision,
+            "status": self.status,
+            "file": self.file,
+            "unknown_facts": list(self.unknown_facts),
+        }
+        object.__setattr__(self, "record", record)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -206,6 +222,8 @@ class ServicePlan:
     defaults: tuple[tuple[str, Decision], ...]
     """(file, default) of every governing file, in path order."""
     rules: tuple[CompiledRule, ...]
+    default: tuple[Decision, str] = ("hold", "")
+    """The most restrictive default of the governing files, and the file that sets it."""
     hold_limit: HoldLimit | None = None
     revoke: bool = False
     """Some governing file sets `revoke: true`."""
@@ -226,11 +244,13 @@ class ServicePlan:
             if d.model.hold.expires_after is not None
         ]
         shortest = min(limits) if limits else None
+        setter = max(governing, key=lambda d: RESTRICTIVENESS[d.model.default], default=None)
         return cls(
             service_id=service_id,
             files=tuple(d.path for d in governing),
             defaults=tuple((d.path, d.model.default) for d in governing),
             rules=tuple(rules),
+            default=("hold", "") if setter is None else (setter.model.default, setter.path),
             hold_limit=None if shortest is None else HoldLimit(*shortest),
             revoke=any(d.model.revoke for d in governing),
             channels=tuple(dict.fromkeys(name for d in governing for name in d.model.notify)),
