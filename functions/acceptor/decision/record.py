@@ -30,9 +30,9 @@ def listed_rules(evaluation: Evaluation | None) -> tuple[list[RuleOutcome], int]
     if len(rules) <= MAX_LISTED_RULES:
         return list(rules), 0
     shown = list(rules[:MAX_LISTED_RULES])
-    deciding = evaluation.rule
-    if deciding is not None and all(outcome.name != deciding for outcome in shown):
-        shown[-1] = next(outcome for outcome in rules if outcome.name == deciding)
+    deciding = evaluation.deciding_outcome
+    if deciding is not None and deciding.position > shown[-1].position:
+        shown[-1] = deciding
     return shown, len(rules) - len(shown)
 
 

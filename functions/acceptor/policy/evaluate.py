@@ -34,6 +34,8 @@ class Evaluation:
     reason: str
     deciding: CompiledRule | None
     """The deciding rule; None when a default decided, or nothing governs the service."""
+    deciding_outcome: RuleOutcome | None
+    """The deciding rule as `rules` lists it."""
     file: str | None
     """The file of the deciding rule, or of the deciding default."""
     missing_facts: tuple[str, ...]
@@ -97,8 +99,8 @@ def _in_order(found: dict[CompiledRule, RuleOutcome], lookup: Lookup) -> tuple[R
     are built once per lookup and may be many; the found ones are few, so they are inserted."""
     if not found:
         return lookup.always_unknown
-    if not lookup.always_unknown:
-        return tuple(sorted(found.values(), key=_position))
+    if not lookup.always_unknown or len(found) > INSERT_AT_MOST:
+        return tuple(sorted([*lookup.always_unknown, *found.values()], key=_position))
     merged = list(lookup.always_unknown)
     for outcome in found.values():
         bisect.insort(merged, outcome, key=_position)
@@ -106,6 +108,8 @@ def _in_order(found: dict[CompiledRule, RuleOutcome], lookup: Lookup) -> tuple[R
 
 
 _position = attrgetter("position")
+# Past this many found rules, one sort of both (sorted) runs beats inserting them one by one.
+INSERT_AT_MOST = 8
 
 
 def _ref(rule: RuleOutcome, *, kind: bool = True) -> str:
@@ -177,6 +181,7 @@ def conclude(
                 decision=outcome,
                 reason=explain(listed_as, facts),
                 deciding=rule,
+                deciding_outcome=listed_as,
                 file=rule.file,
                 missing_facts=missing_facts,
                 files=plan.files,
@@ -197,6 +202,7 @@ def conclude(
             facts,
         ),
         deciding=None,
+        deciding_outcome=None,
         file=setter,
         missing_facts=missing_facts,
         files=plan.files,
@@ -236,6 +242,7 @@ def _ignore(facts: Facts, policy_hash: str) -> Evaluation:
             "so the acceptor leaves this request alone."
         ),
         deciding=None,
+        deciding_outcome=None,
         file=None,
         missing_facts=(),
         files=(),

@@ -34,6 +34,9 @@ NOT_IN_FACTS_FILE = "not given in the facts file"
 NO_REASON = "no reason recorded"
 
 
+_MAPPING_FACTS = frozenset({"tags", "vpc_tags"})
+
+
 @dataclass(frozen=True)
 class Facts:
     """The facts of one request; `None` means unknown, never "no value"."""
@@ -124,14 +127,16 @@ class Facts:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, Mapping):
+            # By name, not isinstance: every decision record pays for this.
+            if name in _MAPPING_FACTS:
                 value = dict(value)
-            elif isinstance(value, tuple):
+            elif name == "ou_path":
                 value = list(value)
             data[name] = value
-        reasons = {k: v for k, v in self.unknown_reasons.items() if getattr(self, k) is None}
-        if reasons:
-            data["unknown_reasons"] = reasons
+        if self.unknown:
+            reasons = {k: v for k, v in self.unknown_reasons.items() if k in self.unknown}
+            if reasons:
+                data["unknown_reasons"] = reasons
         return data
 
 
