@@ -94,12 +94,17 @@ def decide_batch(
         outcome.failures.update(claims.failures)
         outcome.duplicates.extend(claims.duplicates)
         now = deps.clock()
-        connections = _merge(failed, reread(claims.claimed, deps.ec2))
+        reread_results = reread(claims.claimed, deps.ec2)
+        found = _merge(failed, reread_results)
+        # A connection EC2 no longer shows is still decided: `decide_one` leaves it alone.
+        connections: dict[Claimed, Connection | None] = {
+            **found,
+            **dict.fromkeys(reread_results.skipped),
+        }
         to_gather = {
             request: connection
-            for request, connection in connections.items()
-            if connection is not None
-            and needs_facts(request.request, connection, policy, deps.managed)
+            for request, connection in found.items()
+            if needs_facts(request.request, connection, policy, deps.managed)
         }
         facts = _merge(failed, gather(to_gather, deps.consumers, deps.organizations, pool))
         decisions = _merge(failed, _decide(connections, facts, failed, policy, deps, now))

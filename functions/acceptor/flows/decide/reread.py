@@ -7,11 +7,13 @@ from acceptor.decision.connection import Connection
 from acceptor.flows.decide.ports import Connections
 from acceptor.flows.decide.results import Claimed, StageResults
 
+GONE = "DescribeVpcEndpointConnections no longer shows the connection"
 
-def reread(claimed: list[Claimed], ec2: Connections) -> StageResults[Connection | None]:
-    """Done with the connection, or with None when EC2 no longer shows it; failed when the
-    call failed."""
-    results: StageResults[Connection | None] = StageResults()
+
+def reread(claimed: list[Claimed], ec2: Connections) -> StageResults[Connection]:
+    """Done with the connection as EC2 shows it now; skipped when EC2 no longer shows it
+    (`decide_one` then leaves it alone, and says so); failed when the call failed."""
+    results: StageResults[Connection] = StageResults()
     by_service: dict[str, list[Claimed]] = {}
     for request in claimed:
         by_service.setdefault(request.request.service_id, []).append(request)
@@ -22,5 +24,9 @@ def reread(claimed: list[Claimed], ec2: Connections) -> StageResults[Connection 
             results.fail(group, err)
             continue
         for request in group:
-            results.done[request] = found.get(request.request.endpoint_id)
+            connection = found.get(request.request.endpoint_id)
+            if connection is None:
+                results.skipped[request] = GONE
+            else:
+                results.done[request] = connection
     return results

@@ -42,7 +42,9 @@ class StageResults(Generic[T]):
 
     done: dict[Claimed, T] = field(default_factory=dict)
     skipped: dict[Claimed, str] = field(default_factory=dict)
+    """Nothing for this stage to do, and why (the request goes on without its value)."""
     failed: dict[Claimed, Exception] = field(default_factory=dict)
+    """The request goes no further: its claim is released and the queue retries it."""
 
     def fail(self, requests: Iterable[Claimed], error: Exception) -> None:
         for request in requests:
