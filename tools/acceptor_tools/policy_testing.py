@@ -155,8 +155,8 @@ class CaseResult:
     def __str__(self) -> str:
         """`path:line: test NAME: want X, got Y (reason)`."""
         case, got = self.case, self.evaluation
-        want = case.decision
-        shown = got.decision
+        want: str = case.decision
+        shown: str = got.decision
         if case.rule is not None:
             want += f" by rule {case.rule!r}"
             shown += f" by rule {got.rule!r}" if got.rule is not None else " by no rule"

@@ -357,9 +357,7 @@ class Approval(_Strict):
     """How a person's approval of a held request acts (docs/policy.md, "approval"). Read and
     checked; nothing acts on it yet."""
 
-    approvers: Annotated[
-        Annotated[list[Approver], Field(min_length=1)] | None, NotNull
-    ] = Field(
+    approvers: Annotated[Annotated[list[Approver], Field(min_length=1)] | None, NotNull] = Field(
         default=None,
         description="who may approve: IAM principal ARNs (a role ARN also matches its "
         "sessions) or slack:USERID; without it, anyone IAM lets call the approval URL",

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from test_properties import EXAMPLES, Files, facts_sets, named, policies, to_policy
 
 from acceptor.policy.evaluate import evaluate
-from acceptor.policy.model import Limits
 from acceptor.policy.limits import (
     CONNECTIONS,
     FileLimit,
@@ -22,6 +21,7 @@ from acceptor.policy.limits import (
     limits_of,
     over_limit,
 )
+from acceptor.policy.model import Limits
 
 pytestmark = pytest.mark.disable_socket
 
@@ -82,9 +82,8 @@ def test_over_limit_hold_holds(make_policy: PolicyBuilder, make_facts: FactsBuil
 def test_default_accept_over_the_limit_is_limited_too(
     make_policy: PolicyBuilder, make_facts: FactsBuilder
 ) -> None:
-    policy = make_policy(
-        ("p.yaml", {"version": 1, "services": ["*"], "default": "accept", "limits": {"per_account": 1}})
-    )
+    body = {"version": 1, "services": ["*"], "default": "accept"}
+    policy = make_policy(("p.yaml", {**body, "limits": {"per_account": 1}}))
 
     decided = decide(policy, make_facts(), 2)
 

@@ -49,7 +49,8 @@ def test_limits_and_approval_are_read_into_the_model(tmp_path: Path) -> None:
     assert approval.security_groups is not None
     assert approval.security_groups.consumer_endpoint is not None
     assert approval.security_groups.consumer_endpoint.ports == [443]
-    assert approval.expires_after is not None and approval.expires_after.days == 14
+    assert approval.expires_after is not None
+    assert approval.expires_after.days == 14
 
 
 def test_over_limit_defaults_to_hold(tmp_path: Path) -> None:
