@@ -11,7 +11,7 @@ import pytest
 
 from acceptor.contract import Origin, RequestedDetail
 from acceptor.decision.connection import Connection
-from acceptor.decision.decide_one import AccountLimit, Decision, decide_one
+from acceptor.decision.decide_one import NOT_COUNTED, Decision, NotCounted, decide_one
 from acceptor.decision.gather import RequestFacts
 from acceptor.decision.records import (
     NO_RECORDS,
@@ -67,11 +67,13 @@ def decide(
     notice: RevocationNotice | None = None,
     *,
     managed: frozenset[str] = frozenset(),
-    limit: AccountLimit | None = None,
+    connections: int | NotCounted | None = NOT_COUNTED,
 ) -> Decision:
     records = NO_RECORDS if notice is None else Records(notice=notice)
     gathered = RequestFacts(facts())
-    return decide_one(req, conn, gathered, records, chosen, NOW, managed=managed, limit=limit)
+    return decide_one(
+        req, conn, gathered, records, chosen, NOW, managed=managed, connections=connections
+    )
 
 
 ACCEPT_PAYMENTS = {
@@ -304,48 +306,57 @@ def test_decide_accept_carries_the_rules_channels_and_security_groups() -> None:
     }
 
 
-def limit(count: int, over_limit: Any = "hold") -> AccountLimit:
-    return AccountLimit(limit=3, count=count, over_limit=over_limit, file="policies/p0.yaml")
+def limited(over_limit: str = "hold", **more: Any) -> PolicySet:
+    limits = {"per_account": 3, "over_limit": over_limit}
+    return policy({"services": ["*"], "limits": limits, "rules": [ACCEPT_PAYMENTS], **more})
 
 
-def test_limit_below_the_limit_lets_an_accept_stand() -> None:
-    chosen = policy({"services": ["*"], "rules": [ACCEPT_PAYMENTS]})
+def test_limit_within_the_limit_lets_an_accept_stand() -> None:
+    decided = decide(request(), connection(), limited(), connections=3)
 
-    decided = decide(request(), connection(), chosen, limit=limit(2))
-
-    assert (decided.decision, decided.action) == ("accept", "accept")
+    assert (decided.decision, decided.action, decided.rule) == ("accept", "accept", "payments")
 
 
 @pytest.mark.parametrize(("over_limit", "action"), [("hold", "none"), ("reject", "reject")])
-def test_limit_reached_turns_an_accept_into_the_over_limit_decision(
+def test_limit_exceeded_turns_an_accept_into_the_over_limit_decision(
     over_limit: str, action: str
 ) -> None:
-    chosen = policy({"services": ["*"], "rules": [ACCEPT_PAYMENTS]})
-
-    decided = decide(request(), connection(), chosen, limit=limit(3, over_limit))
+    decided = decide(request(), connection(), limited(over_limit), connections=4)
 
     assert (decided.decision, decided.action) == (over_limit, action)
-    assert "limit is 3 (policies/p0.yaml)" in decided.reason
-    assert decided.rule == "payments"
+    assert "over the limit of 3 per account set by policies/p0.yaml" in decided.reason
+    assert decided.rule is None
+    assert decided.limited is not None
+
+
+def test_limit_with_an_unknown_count_holds_an_accept() -> None:
+    decided = decide(request(), connection(), limited("reject"), connections=None)
+
+    assert (decided.decision, decided.action) == ("hold", "none")
 
 
 def test_limit_never_changes_a_reject_or_a_hold() -> None:
-    rejecting = policy({"services": ["*"], "rules": [REJECT_PAYMENTS]})
-    holding = policy({"services": ["*"]})
+    limits = {"per_account": 1, "over_limit": "hold"}
+    rejecting = policy({"services": ["*"], "limits": limits, "rules": [REJECT_PAYMENTS]})
+    holding = policy({"services": ["*"], "limits": {**limits, "over_limit": "reject"}})
 
-    rejected = decide(request(), connection(), rejecting, limit=limit(9, "hold"))
-    held = decide(request(), connection(), holding, limit=limit(9, "reject"))
+    rejected = decide(request(), connection(), rejecting, connections=9)
+    held = decide(request(), connection(), holding, connections=9)
 
     assert (rejected.decision, held.decision) == ("reject", "hold")
-    assert "limit" not in rejected.reason + held.reason
+    assert (rejected.limited, held.limited) == (None, None)
+
+
+def test_limit_step_is_left_out_when_decide_did_not_count() -> None:
+    decided = decide(request(), connection(), limited("reject"))
+
+    assert decided.decision == "accept"
 
 
 def test_limit_hold_expires_like_any_other_hold() -> None:
-    chosen = policy(
-        {"services": ["*"], "hold": {"expires_after": "1h"}, "rules": [ACCEPT_PAYMENTS]}
-    )
+    chosen = limited(hold={"expires_after": "1h"})
 
-    decided = decide(request(), connection(age=timedelta(hours=2)), chosen, limit=limit(5))
+    decided = decide(request(), connection(age=timedelta(hours=2)), chosen, connections=5)
 
     assert (decided.decision, decided.action) == ("reject", "reject")
     assert "hold.expires_after" in decided.reason

@@ -11,9 +11,10 @@ call it; nothing else derives any part of a decision. Its steps, in order:
 3. for a revocation check, the two-step: the first sweep that finds the policy rejecting an
    available connection reports it; a later sweep enforces it when `records.notice` is due;
 4. (issue 11) a person's approval from `records.approval` would be honoured here: not built;
-5. the per-account limit, when `limit` is given: an accept over the limit becomes the limit's
-   `over_limit` decision (hold or reject). It comes after the policy's reject and hold steps,
-   so a limit never turns a reject or a hold into anything else;
+5. the per-account limit (`policy/limits.py`), when `connections` is given: an accept over a
+   governing file's limit becomes its `over_limit` decision (hold or reject). It comes after
+   the policy's reject and hold steps, so a limit never turns a reject or a hold into anything
+   else;
 6. hold expiry: a hold (of the policy or of the limit) older than the shortest
    `hold.expires_after` of the governing files becomes a reject; a hold that can still expire
    says when (`hold_expires_at`, the connection's creation time plus that duration).
@@ -31,6 +32,7 @@ from acceptor.decision.gather import RequestFacts
 from acceptor.decision.records import NO_RECORDS, Records, notice_is_due
 from acceptor.policy.evaluate import Evaluation, evaluate
 from acceptor.policy.index import ServicePlan
+from acceptor.policy.limits import LimitVerdict, over_limit
 from acceptor.policy.model import format_duration
 from acceptor.policy.policy_set import PolicySet
 
@@ -45,24 +47,12 @@ ACTION_OF: dict[DecisionName, ActionType] = {
 }
 
 
-@dataclass(frozen=True)
-class AccountLimit:
-    """The per-account limit that governs this request (issue 14's seam).
+class NotCounted:
+    """`decide_one`'s `connections` when Decide did not count them (the limit step is left out:
+    issue 14 wires the count from the per-service re-read)."""
 
-    `count` is how many connections of the request's account the service already has, taken
-    from the per-service re-read of Decide (never from an event). `limit` and `over_limit` come
-    from the policy file named in `file`.
-    """
 
-    limit: int
-    count: int
-    over_limit: Literal["hold", "reject"]
-    file: str
-
-    @property
-    def exceeded(self) -> bool:
-        """Accepting one more would go past the limit."""
-        return self.count >= self.limit
+NOT_COUNTED = NotCounted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +72,15 @@ class Decision:
     """Nothing worth an event or a record: a revocation check of a connection still allowed."""
     hold_expires_at: datetime | None = None
     """When a hold turns into a reject (hold.expires_after); None when it never does."""
+    limited: LimitVerdict | None = None
+    """The limit step's verdict when it turned an accept into a hold or a reject."""
 
     @property
     def rule(self) -> str | None:
-        return None if self.evaluation is None else self.evaluation.rule
+        """The deciding rule; None when a default or a limit decided."""
+        if self.evaluation is None or self.limited is not None:
+            return None
+        return self.evaluation.rule
 
     @property
     def notify(self) -> tuple[str, ...]:
@@ -115,11 +110,14 @@ def decide_one(
     now: datetime,
     *,
     managed: frozenset[str] = frozenset(),
-    limit: AccountLimit | None = None,
+    connections: int | NotCounted | None = NOT_COUNTED,
 ) -> Decision:
     """Decide one request. `gathered` may be None only when `needs_facts` says False.
 
     `managed` is the stack's managed services (empty: every service of the account).
+    `connections` is the account's connections to the service (this request included) from
+    Decide's per-service re-read, for the limit step; None when they could not be read (an
+    accept a limit governs is then held: fail closed); `NOT_COUNTED` leaves the step out.
     """
     left = screen(request, connection, policy, managed)
     if left is not None:
@@ -131,8 +129,17 @@ def decide_one(
     if request.origin == "revocation":
         return _revocation(request, connection, gathered, evaluation, records, now)
     decision, reason = evaluation.decision, evaluation.reason
-    if decision == "accept" and limit is not None and limit.exceeded:
-        decision, reason = limit.over_limit, _over_limit_reason(limit, connection, reason)
+    limited = None
+    if not isinstance(connections, NotCounted) and evaluation.plan is not None:
+        limited = over_limit(
+            decision,
+            evaluation.plan.limits,
+            connections,
+            account=connection.account,
+            service_id=connection.service_id,
+        )
+        if limited is not None:
+            decision, reason = limited.decision, f"{limited.reason} Without the limit: {reason}"
     expires = None
     if decision == "hold" and evaluation.plan is not None:
         expires = hold_expires_at(evaluation.plan, connection)
@@ -147,6 +154,7 @@ def decide_one(
         reason,
         ACTION_OF[decision],
         hold_expires_at=expires,
+        limited=limited,
     )
 
 
@@ -211,14 +219,6 @@ def _expired_reason(plan: ServicePlan, connection: Connection, reason: str) -> s
     )
 
 
-def _over_limit_reason(limit: AccountLimit, connection: Connection, reason: str) -> str:
-    return (
-        f"{'Held' if limit.over_limit == 'hold' else 'Rejected'}: account "
-        f"{connection.account} already has {limit.count} connections to this service, the "
-        f"limit is {limit.limit} ({limit.file}). {reason}"
-    )
-
-
 def _revocation(
     request: RequestedDetail,
     connection: Connection,
@@ -266,8 +266,8 @@ def _revocation(
 
 
 __all__ = [
+    "NOT_COUNTED",
     "NO_RECORDS",
-    "AccountLimit",
     "Decision",
     "Records",
     "decide_one",

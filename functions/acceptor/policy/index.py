@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from acceptor.policy.conditions import Status, kind_of
 from acceptor.policy.facts import Facts
-from acceptor.policy.model import Decision, Rule
+from acceptor.policy.model import Decision, OverLimitDecision, Rule
 
 if TYPE_CHECKING:
     from acceptor.policy.policy_set import PolicyDocument
@@ -206,6 +206,15 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
 
 
 @dataclass(frozen=True)
+class FileLimit:
+    """The `limits` of one policy file (docs/policy.md, "limits"; `policy/limits.py`)."""
+
+    file: str
+    per_account: int
+    over_limit: OverLimitDecision
+
+
+@dataclass(frozen=True)
 class HoldLimit:
     """The shortest `hold.expires_after` among the governing files, and the file setting it."""
 
@@ -225,6 +234,8 @@ class ServicePlan:
     default: tuple[Decision, str] = ("hold", "")
     """The most restrictive default of the governing files, and the file that sets it."""
     hold_limit: HoldLimit | None = None
+    limits: tuple[FileLimit, ...] = ()
+    """The per-account limits of the governing files that set one."""
     revoke: bool = False
     """Some governing file sets `revoke: true`."""
     channels: tuple[str, ...] = ()
@@ -252,6 +263,11 @@ class ServicePlan:
             rules=tuple(rules),
             default=("hold", "") if setter is None else (setter.model.default, setter.path),
             hold_limit=None if shortest is None else HoldLimit(*shortest),
+            limits=tuple(
+                FileLimit(d.path, set_limits.per_account, set_limits.over_limit)
+                for d in governing
+                if (set_limits := d.model.limits) is not None
+            ),
             revoke=any(d.model.revoke for d in governing),
             channels=tuple(dict.fromkeys(name for d in governing for name in d.model.notify)),
         )
