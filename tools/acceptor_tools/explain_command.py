@@ -29,7 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from acceptor.contract import Action, RequestedDetail, Timestamp
 from acceptor.decision.connection import PENDING, Connection
-from acceptor.decision.decide_one import Decision, decide_one
+from acceptor.decision.decide_one import NOT_COUNTED, Decision, NotCounted, decide_one
 from acceptor.decision.gather import RequestFacts
 from acceptor.decision.record import decided_json
 from acceptor.decision.records import NO_RECORDS
@@ -142,9 +142,29 @@ def explain_facts(policy: PolicySet, data: Any, *, clock: datetime | None = None
     facts = Facts.from_mapping({k: v for k, v in data.items() if k not in TIME_KEYS})
     now = times.get("now") or clock or datetime.now(UTC)
     created_at = times.get("created_at")
-    request, connection = _pending(facts, created_at or now)
-    decision = decide_one(request, connection, RequestFacts(facts), NO_RECORDS, policy, now)
+    decision = decide_pending(policy, facts, created_at or now, now)
     return Explained(facts, decision, created_at, now)
+
+
+def decide_pending(
+    policy: PolicySet,
+    facts: Facts,
+    created_at: datetime,
+    now: datetime,
+    *,
+    connections: int | NotCounted | None = NOT_COUNTED,
+) -> Decision:
+    """`decide_one` for a pending request with these facts, as Decide would decide it."""
+    request, connection = _pending(facts, created_at)
+    return decide_one(
+        request,
+        connection,
+        RequestFacts(facts),
+        NO_RECORDS,
+        policy,
+        now,
+        connections=connections,
+    )
 
 
 def _time(key: str, value: Any) -> datetime:
