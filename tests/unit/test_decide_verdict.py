@@ -92,7 +92,14 @@ def test_screen_leaves_a_service_the_stack_does_not_manage() -> None:
 
     assert verdict is not None
     assert verdict.decision == "ignore"
-    assert "MANAGED_SERVICE_IDS" in verdict.reason
+    assert "privatelink-acceptor:managed=true" in verdict.reason
+
+
+def test_screen_with_no_managed_service_leaves_every_request() -> None:
+    verdict = screen(request(), connection(), policy({"services": ["*"]}), frozenset())
+
+    assert verdict is not None
+    assert verdict.decision == "ignore"
 
 
 def test_screen_revocation_check_of_a_pending_connection_is_left_alone() -> None:

@@ -77,15 +77,17 @@ def screen(
     request: RequestedDetail,
     connection: Connection | None,
     policy: PolicySet,
-    managed: frozenset[str] = frozenset(),
+    managed: frozenset[str] | None = None,
 ) -> Verdict | None:
     """A verdict when there is nothing to evaluate; None when the policy must be asked.
 
-    `managed` is the stack's managed services (empty: every service of the account).
+    `managed` is the stack's managed services as scanned (empty: none is managed); None skips
+    this screen (callers that screened already).
     """
-    if managed and request.service_id not in managed:
+    if managed is not None and request.service_id not in managed:
         return _leave(
-            f"Service {request.service_id} is not one this stack manages (MANAGED_SERVICE_IDS)."
+            f"Service {request.service_id} is not one this stack manages (not tagged "
+            "privatelink-acceptor:managed=true, or outside ManagedServiceIds)."
         )
     if connection is None:
         return _leave(

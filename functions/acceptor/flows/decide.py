@@ -48,7 +48,7 @@ class DecideDeps:
     guard: Guard
     log: DecisionLog | None
     clock: Callable[[], datetime]
-    managed: frozenset[str] = frozenset()
+    managed: frozenset[str] | None = None  # None: not screened (tests); wiring always sets it
     remaining_ms: Callable[[], int | None] = lambda: None
 
 
@@ -235,7 +235,7 @@ def _reread(pendings: list[Pending], ec2: ProviderEc2) -> None:
             pending.connection = found.get(pending.request.endpoint_id)
 
 
-def _screen(pendings: list[Pending], policy: PolicySet, managed: frozenset[str]) -> None:
+def _screen(pendings: list[Pending], policy: PolicySet, managed: frozenset[str] | None) -> None:
     for pending in pendings:
         if pending.ok:
             pending.verdict = screen(pending.request, pending.connection, policy, managed)
