@@ -48,14 +48,14 @@ def test_sweep_requests_every_pending_connection_of_the_managed_services() -> No
     assert {cast(RequestedDetail, e.detail).correlation_id for e in bus.events} == {"s1"}
 
 
-def test_no_managed_services_means_every_service_of_the_account() -> None:
+def test_no_managed_service_sweeps_nothing() -> None:
     ec2 = FakeEc2([pending("vpce-00000001"), pending("vpce-00000002", service_id=B)])
     bus = FakeBus()
 
     report = sweep(cast(Any, ec2), cast(Any, bus), policy(), [], now=NOW, correlation_id="s1")
 
-    assert report.services == [A, B]
-    assert report.requested == 2
+    assert report.services == []
+    assert bus.events == []
 
 
 def test_pending_past_the_hold_is_requested_as_hold_expired() -> None:
