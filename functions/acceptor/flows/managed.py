@@ -114,9 +114,9 @@ def keep_notifications(
         "connection notifications kept",
         extra={
             "topic_arn": topic_arn,
-            "created": report.created,
-            "repaired": report.repaired,
-            "removed": report.removed,
+            "notifications_created": report.created,
+            "notifications_repaired": report.repaired,
+            "notifications_removed": report.removed,
             "deferred": report.deferred,
             "errors": [str(err) for err in report.errors],
         },
