@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from acceptor.aws.managed_services import EndpointServices
+from acceptor.flows.managed import keep_notifications
 from acceptor.managed import managed_scan
 from acceptor_tools.local_aws import LocalAws
 from acceptor_tools.replay.engine import Progress
@@ -103,7 +104,9 @@ def local_replay(
             environment_overrides={"POLICY_PATH": str(config.policy.resolve())},
             progress=progress,
         )
-        if not endpoints_first:
+        if endpoints_first:
+            keep_notifications_only(session, aws)
+        else:
             first_sweep(session, world.provider_account, world.region)
         yield LocalReplay(aws=aws, session=session, config=config)
 
@@ -115,6 +118,21 @@ def first_sweep(session: ReplaySession, account: str, region: str) -> None:
     a sweep would request every one of them."""
     session.inject(schedule_event(account, region, "replay-first-sweep"), source="first sweep")
     session.run()
+
+
+def keep_notifications_only(session: ReplaySession, aws: LocalAws) -> None:
+    """For replays of event files: the notifications the first sweep would create, made by
+    Reconcile's own code (`acceptor.flows.managed`) without the sweep, so that the accepts and
+    rejects the files cause come back as notifications, and no pending endpoint is requested."""
+    reconcile = session.app.functions["ReconcileFunction"].environment
+    only = [s for s in reconcile.get("MANAGED_SERVICE_IDS", "").split(",") if s]
+    services = EndpointServices(aws.client("ec2"))
+    keep_notifications(
+        services,
+        managed_scan(services.services(), only).managed,
+        reconcile["CONNECTION_TOPIC_ARN"],
+        reconcile.get("CONNECTION_TOPIC_PREFIX", ""),
+    )
 
 
 def schedule_event(account: str, region: str, event_id: str) -> dict[str, Any]:

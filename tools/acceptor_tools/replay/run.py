@@ -107,7 +107,11 @@ def _replay(
             app,
             groups_before=before,
             groups_after=security_group_rules(replay.aws),
-            states=connection_states(replay.aws, [s.id for s in services]),
+            # Services that accept every connection by themselves have nothing to report.
+            states=connection_states(
+                replay.aws,
+                [s.id for s in services if s.acceptance_required or s.id not in unmanaged],
+            ),
             outbox_files=files,
             labels=labels(replay.aws),
             paths=paths,
