@@ -60,7 +60,7 @@ def endpoint_services(clients: AwsClients) -> EndpointServices:
 # in the cached set that a batch asks about is looked up again at once: a service just tagged is
 # decided by the sweep that found it, not ignored until the cache expires.
 MANAGED_TTL_SECONDS = 60.0
-_managed_cache: dict[tuple[str, tuple[str, ...]], tuple[float, frozenset[str]]] = {}
+_managed_cache: dict[tuple[int, str, tuple[str, ...]], tuple[float, frozenset[str]]] = {}
 _managed_lock = threading.Lock()
 
 
@@ -72,7 +72,8 @@ def managed_services(
 ) -> frozenset[str]:
     """The managed services: tagged privatelink-acceptor:managed=true, narrowed by the
     MANAGED_SERVICE_IDS filter. A failed scan raises: nothing is decided on a guess."""
-    key = (clients.region, settings.managed_services)
+    # Per set of clients (one per execution environment in Lambda; one per stack in tests).
+    key = (id(clients), clients.region, settings.managed_services)
     with _managed_lock:
         cached = _managed_cache.get(key)
     if cached is not None and monotonic() < cached[0] and set(requested) <= cached[1]:
