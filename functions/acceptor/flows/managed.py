@@ -81,7 +81,8 @@ def keep_notifications(
     now, later = changes[:max_changes], changes[max_changes:]
     report.deferred = len(later)
     removals = [change for change in now if isinstance(change, Remove)]
-    for position, change in enumerate(change for change in now if not isinstance(change, Remove)):
+    writes = [change for change in now if not isinstance(change, Remove)]
+    for position, change in enumerate(writes):
         try:
             if isinstance(change, Create):
                 services.create(change.service_id, topic_arn)
@@ -90,8 +91,9 @@ def keep_notifications(
                 services.repair(change.notification_id, topic_arn)
                 report.repaired.append(change.service_id)
         except Throttled as err:
+            # Still throttled after botocore's retries: this change and the rest wait.
             report.errors.append(err)
-            report.deferred += len(now) - position - 1
+            report.deferred += len(writes) - position + len(removals)
             removals = []
             break
         except AwsError as err:
