@@ -28,7 +28,7 @@ from acceptor.policy.policy_set import PolicySet
 from acceptor.policy.warnings import MANAGED_SET_CODES, PolicyWarning, policy_warnings
 
 # Mutating EC2 calls share a bucket of about 50 (refill 5/s) per account and region; 40 a run
-# leaves room for Decide's accepts and for people (docs/architecture.md, throttling).
+# leaves room for Decide's accepts and for people (docs/operations.md, "Managed services").
 MAX_CHANGES = 40
 
 
