@@ -93,7 +93,11 @@ def world() -> World:
                     for i in range(SERVICES)
                 ],
                 "services": [
-                    {"name": f"service-{i}", "load_balancers": [f"nlb-{i}"]}
+                    {
+                        "name": f"service-{i}",
+                        "load_balancers": [f"nlb-{i}"],
+                        "tags": {"privatelink-acceptor:managed": "true"},
+                    }
                     for i in range(SERVICES)
                 ],
             },

@@ -39,9 +39,15 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
+    # The optional filter: the managed services are those tagged privatelink-acceptor:managed=
+    # true, narrowed to these when any are named (empty: no narrowing). acceptor/managed.py.
     managed_services: Annotated[tuple[str, ...], BeforeValidator(_split_list)] = Field(
         default=(), alias="MANAGED_SERVICE_IDS"
     )
+    # ReconcileFunction: the stack's topic that every managed service's connection notification
+    # points at, and the prefix of the topics the stack had before (its own, to be repaired).
+    connection_topic_arn: OptionalText = Field(default=None, alias="CONNECTION_TOPIC_ARN")
+    connection_topic_prefix: str = Field(default="", alias="CONNECTION_TOPIC_PREFIX")
     dry_run: Flag = Field(default=False, alias="DRY_RUN")
     policy_path: str = Field(default="policies", alias="POLICY_PATH")
     event_bus_name: str = Field(default="privatelink-acceptor", alias="EVENT_BUS_NAME")

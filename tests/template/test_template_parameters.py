@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -32,13 +33,17 @@ def test_dry_run_defaults_to_true_so_a_first_deploy_never_acts(template: dict[st
     assert sorted(dry_run["AllowedValues"]) == ["false", "true"]
 
 
-def test_managed_service_ids_has_no_default_so_the_provider_must_name_them(
+def test_managed_service_ids_is_an_optional_filter_whose_pattern_admits_empty_and_ids(
     template: dict[str, Any],
 ) -> None:
     services = template["Parameters"]["ManagedServiceIds"]
+    pattern = re.compile(services["AllowedPattern"])
 
     assert services["Type"] == "CommaDelimitedList"
-    assert "Default" not in services
+    assert services["Default"] == ""
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("vpce-svc-0123456789abcdef0")
+    assert not pattern.fullmatch("svc-0123456789abcdef0")
 
 
 @pytest.mark.parametrize("name", OPTIONAL)

@@ -46,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy files or folders (a folder means its *.yaml, *.yml, *.json, not subfolders;"
         " default: policies)",
     )
+    managed = check.add_mutually_exclusive_group()
+    managed.add_argument(
+        "--managed",
+        metavar="SERVICES",
+        help="the managed services (comma-separated vpce-svc IDs; '' for none): also warn about"
+        " files that name other services or govern none of these",
+    )
+    managed.add_argument(
+        "--world",
+        metavar="FILE",
+        help="take the managed services from a world file of the local AWS (its services tagged"
+        " privatelink-acceptor:managed=true)",
+    )
 
     explain = policy_commands.add_parser(
         "explain", help="show the decision a policy makes for a set of facts, and why"

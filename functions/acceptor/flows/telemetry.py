@@ -39,3 +39,10 @@ def level(name: str, value: int) -> None:
 
 def milliseconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+# The managed services (docs/operations.md, "Managed services").
+MANAGED_SERVICES = "ManagedServices"
+UNMANAGED_SERVICES = "UnmanagedServices"
+NOTIFICATIONS_CHANGED = "ConnectionNotificationsChanged"
+POLICY_WARNINGS = "PolicyWarnings"

@@ -96,6 +96,7 @@ class Stack:
             ORGANIZATIONS_ROLE_ARN="",
             SECURITY_GROUP_RULE_TABLE=RULE_TABLE,
             NOTIFICATION_TOPIC_ARN=self.people_topic,
+            CONNECTION_TOPIC_ARN=self.connection_topic,
             ACCEPTOR_ROLE_ARNS=(
                 f"arn:aws:iam::{aws.world.provider_account}:role/"
                 "privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
@@ -146,6 +147,8 @@ class Stack:
         self.people_topic = sns.create_topic(Name=PEOPLE_TOPIC)["TopicArn"]
         for topic in topics:
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.notification_queue[1])
+        # The world's topic stands for the stack's: Reconcile keeps notifications to it.
+        self.connection_topic = min(topics) if topics else ""
         create_table(dynamodb, "decisions", DECISION_TABLE)
         create_table(dynamodb, "security-group-rules", RULE_TABLE)
         create_table(dynamodb, "idempotency", IDEMPOTENCY_TABLE)

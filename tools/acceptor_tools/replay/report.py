@@ -87,6 +87,8 @@ class ConnectionReport:
     decisions: int = 0
     state_before: str | None = None
     state_after: str | None = None
+    managed: bool = True
+    """False: a connection of a service the stack does not manage (left alone)."""
     actions: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -106,7 +108,9 @@ class Report:
 
     @property
     def decisions(self) -> Counter[str]:
-        return Counter(c.decision or "none" for c in self.connections)
+        return Counter(
+            c.decision or ("none" if c.managed else "unmanaged") for c in self.connections
+        )
 
 
 def build_report(
@@ -119,9 +123,12 @@ def build_report(
     outbox_files: Mapping[int, str],
     labels: Mapping[str, str] | None = None,
     paths: PathDisplay | None = None,
+    unmanaged_services: Iterable[str] = (),
 ) -> Report:
     """`states`: endpoint ID -> DescribeVpcEndpointConnections item at the end.
-    `outbox_files`: index in `log.outbox` -> file it was written to."""
+    `outbox_files`: index in `log.outbox` -> file it was written to.
+    `unmanaged_services`: services whose connections are reported as unmanaged."""
+    unmanaged = set(unmanaged_services)
     shown = paths or PathDisplay()
     connections: dict[str, ConnectionReport] = {}
 
@@ -149,6 +156,8 @@ def build_report(
         report.account = report.account or item.get("VpcEndpointOwner")
         report.region = report.region or item.get("VpcEndpointRegion")
         report.state_after = item.get("VpcEndpointState")
+    for report in connections.values():
+        report.managed = report.service_id not in unmanaged
     before, after = set(groups_before), set(groups_after)
     other_changes = []
     for change, rules in (("added", after - before), ("removed", before - after)):
@@ -269,7 +278,9 @@ def render_text(report: Report) -> str:
         who = " ".join(x for x in (label(c.account or ""), c.account, c.region) if x)
         service = " ".join(x for x in (label(c.service_id or ""), c.service_id) if x)
         lines.append(f"{c.endpoint_id}  {who} -> {service}")
-        if c.decision is None:
+        if c.decision is None and not c.managed:
+            lines.append("  decision  none (unmanaged: the service is not tagged for the stack)")
+        elif c.decision is None:
             lines.append("  decision  none (no decision was published for it)")
         else:
             rule = f" by rule {c.rule}" if c.rule else ""

@@ -17,6 +17,7 @@ from acceptor_tools.replay.local import (
     labels,
     local_replay,
     security_group_rules,
+    unmanaged_services,
 )
 from acceptor_tools.replay.report import PathDisplay, Report, build_report, write_outbox
 
@@ -97,9 +98,8 @@ def _replay(
         before = security_group_rules(replay.aws)
         play(replay, say)
         log = replay.session.replay.log
-        managed = [n.service_id for n in app.connection_notifications] or [
-            s.id for s in replay.aws.world.services.values() if s.acceptance_required
-        ]
+        services = replay.aws.world.services.values()
+        unmanaged = unmanaged_services(replay.aws, config.parameters)
         paths = PathDisplay.for_policy(config.policy)
         files = write_outbox(log.outbox, app, config.outbox, paths)
         return build_report(
@@ -107,10 +107,15 @@ def _replay(
             app,
             groups_before=before,
             groups_after=security_group_rules(replay.aws),
-            states=connection_states(replay.aws, managed),
+            # Services that accept every connection by themselves have nothing to report.
+            states=connection_states(
+                replay.aws,
+                [s.id for s in services if s.acceptance_required or s.id not in unmanaged],
+            ),
             outbox_files=files,
             labels=labels(replay.aws),
             paths=paths,
+            unmanaged_services=unmanaged,
         )
 
 

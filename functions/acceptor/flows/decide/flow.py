@@ -54,7 +54,7 @@ class DecideDeps:
     guard: Guard
     log: Log | None
     clock: Callable[[], datetime]
-    managed: frozenset[str] = frozenset()
+    managed: frozenset[str] | None = None  # None: not screened (tests); wiring always sets it
     remaining_ms: Callable[[], int | None] = lambda: None
 
 
