@@ -19,7 +19,7 @@ PAGE_SIZE = 1000  # DescribeVpcEndpointConnections' maximum MaxResults
 FILTER_IDS = 200
 
 # How AWS refuses the `vpc-endpoint-id` filter of DescribeVpcEndpointConnections: the botocore
-# model lists it, yet other tools have met `InvalidFilter` (docs/architecture.md).
+# model lists it, yet other tools have met `InvalidFilter` (docs/events.md).
 FILTER_REFUSED = frozenset({"InvalidFilter", "InvalidParameterValue"})
 
 ACTIONS: dict[Act, str] = {
@@ -47,7 +47,7 @@ class ProviderEc2:
     ) -> dict[str, Connection]:
         """These endpoints' connections to any of `service_ids` (None: any service of this
         account). Filters by `vpc-endpoint-id` while AWS takes it; once AWS refuses that filter
-        (`InvalidFilter`, `InvalidParameterValue`: docs/architecture.md, "Re-reading one
+        (`InvalidFilter`, `InvalidParameterValue`: docs/events.md, "Re-reading a
         connection"), lists the services' connections by `service-id`, page by page, and
         matches the endpoint IDs in code, for the rest of this adapter's life."""
         wanted = sorted(set(endpoint_ids))
