@@ -54,13 +54,17 @@ class ProviderEc2:
         services = sorted(set(service_ids)) if service_ids is not None else None
         if not wanted or services == []:
             return {}
-        by_service: list[tuple[str, list[str]]] = [("service-id", services)] if services else []
+        # (the service-id filter of each call): every FILTER_IDS services, or none for all
+        by_service: list[list[tuple[str, list[str]]]] = (
+            [[("service-id", chunk)] for chunk in _chunks(services)] if services else [[]]
+        )
         found: dict[str, Connection] = {}
         if not self.endpoint_filter_refused:
             try:
-                for start in range(0, len(wanted), FILTER_IDS):
-                    chunk = ("vpc-endpoint-id", wanted[start : start + FILTER_IDS])
-                    found.update((c.endpoint_id, c) for c in self._read([chunk, *by_service]))
+                for service_filter in by_service:
+                    for chunk in _chunks(wanted):
+                        filters = [("vpc-endpoint-id", chunk), *service_filter]
+                        found.update((c.endpoint_id, c) for c in self._read(filters))
                 return found
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") not in FILTER_REFUSED:
@@ -68,7 +72,12 @@ class ProviderEc2:
                 self.endpoint_filter_refused = True
         chosen = set(wanted)
         try:
-            return {c.endpoint_id: c for c in self._read(by_service) if c.endpoint_id in chosen}
+            return {
+                c.endpoint_id: c
+                for service_filter in by_service
+                for c in self._read(service_filter)
+                if c.endpoint_id in chosen
+            }
         except ClientError as err:
             raise translate(err, "DescribeVpcEndpointConnections") from err
 
@@ -118,3 +127,8 @@ class ProviderEc2:
         for page in pages:
             for item in page.get("VpcEndpointConnections", []):
                 yield Connection.from_describe(item, self.region)
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    """Values `FILTER_IDS` at a time: the most one EC2 filter takes."""
+    return [values[start : start + FILTER_IDS] for start in range(0, len(values), FILTER_IDS)]
