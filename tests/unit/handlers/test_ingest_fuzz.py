@@ -9,7 +9,7 @@ import json
 from typing import Any, cast
 
 from handler_fakes import FakeBus, FakeEc2, pending
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from acceptor.contract import DetailType, RequestedDetail, StateChangedDetail
@@ -73,24 +73,26 @@ def deep(draw: st.DrawFn) -> str:
     return opener * levels + draw(st.sampled_from(["1", '"vpce-00000001"', "[]"])) + closer * levels
 
 
+well_formed = st.builds(
+    lambda endpoint, service, state, kind: json.dumps(
+        {
+            "endpointId": endpoint,
+            "endpointServiceId": service,
+            "endpointState": state,
+            "eventType": kind,
+        }
+    ),
+    st.sampled_from(IDS),
+    st.sampled_from(IDS),
+    st.sampled_from(WORDS),
+    st.sampled_from(WORDS),
+)
 messages = st.one_of(
+    well_formed,
+    well_formed,
     st.text(max_size=200),
     json_values.map(_dumps),
     deep(),
-    st.builds(
-        lambda endpoint, service, state, event: json.dumps(
-            {
-                "endpointId": endpoint,
-                "endpointServiceId": service,
-                "endpointState": state,
-                "eventType": event,
-            }
-        ),
-        st.sampled_from(IDS),
-        st.sampled_from(IDS),
-        st.sampled_from(WORDS),
-        st.sampled_from(WORDS),
-    ),
     st.builds(
         lambda digits: '{"endpointId": "vpce-00000001", "n": ' + "7" * digits + "}",
         st.integers(min_value=1, max_value=6000),
@@ -104,8 +106,8 @@ def sns_records(draw: st.DrawFn) -> Any:
         "Type": "Notification",
         "MessageId": draw(st.text(min_size=1, max_size=20)),
         "TopicArn": "arn:aws:sns:us-east-1:999988887777:connections",
-        "Subject": draw(st.one_of(st.none(), st.sampled_from(WORDS), st.text(max_size=200))),
-        "Message": draw(st.one_of(messages, json_values)),
+        "Subject": draw(st.one_of(st.none(), st.sampled_from(WORDS), st.text(max_size=120))),
+        "Message": draw(messages),
         "Timestamp": "2025-03-04T09:59:58.312Z",
         "SignatureVersion": "1",
         "Signature": "EXAMPLE",
@@ -113,15 +115,21 @@ def sns_records(draw: st.DrawFn) -> Any:
         "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
         "MessageAttributes": {},
     }
-    for key in draw(st.lists(st.sampled_from(list(sns)), max_size=2)):
-        sns[key] = draw(json_values)  # a field of the wrong type, or null
-    record: dict[str, Any] = {"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": sns}
+    if draw(st.integers(0, 3)) == 0:
+        for key in draw(st.lists(st.sampled_from(list(sns)), min_size=1, max_size=2)):
+            sns[key] = draw(json_values)  # a field of the wrong type, or null
+    record: dict[str, Any] = {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:999988887777:connections:sub",
+        "Sns": sns,
+    }
     if draw(st.booleans()) and draw(st.booleans()):
         record["Sns"] = draw(st.one_of(st.none(), json_values))  # "Sns": null and worse
     return record
 
 
-events = st.one_of(
+lambda_events = st.one_of(
     st.builds(lambda records: {"Records": records}, st.lists(sns_records(), max_size=4)),
     st.builds(
         lambda records: {"Records": records},
@@ -132,15 +140,17 @@ events = st.one_of(
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(event=events, managed=st.sampled_from([frozenset(SERVICES), frozenset()]))
+@given(lambda_event=lambda_events, managed=st.sampled_from([frozenset(SERVICES), frozenset()]))
 def test_ingest_never_accepts_and_raises_only_the_domain_error(
-    event: Any, managed: frozenset[str]
+    lambda_event: Any, managed: frozenset[str]
 ) -> None:
     ec2, bus = FakeEc2(list(KNOWN.values())), FakeBus()
     deps = IngestDeps(ec2=cast(Any, ec2), bus=cast(Any, bus), managed=managed)
 
     with contextlib.suppress(UnparseableNotification):  # the only error allowed
-        ingest_event(event, deps)
+        ingest_event(lambda_event, deps)
+    # --hypothesis-show-statistics: how many cases reached the bus (one in eight or so)
+    event("put an event" if bus.events else "put nothing")
 
     assert {call[0] for call in ec2.calls} <= {"find"}, "Ingest only reads"
     for put in bus.events:
