@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from replay_helpers import EVENTS, REPOSITORY, acceptor_config
 
+from acceptor_tools.local_aws.session import REFUSE_FILTERS_VARIABLE
 from acceptor_tools.replay.report import Report
 from acceptor_tools.replay.run import replay_files
 
@@ -139,6 +140,14 @@ EXPECTED: dict[str, Outcome] = {
     ),
     "ingest-sns-connect.json": Outcome(
         f"Ingest requests payments-orders. {ACCEPTED_PAYMENTS}",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=3,
+    ),
+    "ingest-sns-connect-wrong-service.json": Outcome(
+        "the message names reports-api, but payments-orders connects to orders-api: Ingest "
+        f"finds it through the managed services and requests it. {ACCEPTED_PAYMENTS}",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
@@ -268,3 +277,19 @@ def _outcome(report: Report, says: str) -> Outcome:
         dead_letters=tuple(d.queue for d in report.dead_letters),
         unrouted=tuple(e.detail_type for e in report.unrouted),
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["ingest-sns-connect-wrong-service.json", "ingest-sns-connect.json"]
+)
+def test_connects_replay_the_same_when_aws_refuses_the_endpoint_id_filter(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a local AWS that answers the `vpc-endpoint-id` filter with InvalidFilter
+    monkeypatch.setenv(REFUSE_FILTERS_VARIABLE, "vpc-endpoint-id")
+
+    # When the notification replays
+    report = replay_files(acceptor_config(tmp_path / "outbox"), [EVENTS / name])
+
+    # Then every re-read falls back to listing by service, with the same outcome
+    assert _outcome(report, EXPECTED[name].says) == EXPECTED[name]

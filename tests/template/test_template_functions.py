@@ -236,11 +236,13 @@ def test_notify_knows_the_roles_that_accept_and_reject_for_the_acceptor(
 def test_decide_reads_the_queue_in_batches_and_reports_partial_failures(
     template: dict[str, Any],
 ) -> None:
-    (event,) = template["Resources"]["DecideFunction"]["Properties"]["Events"].values()
-    source = event["Properties"]
+    assert "Events" not in template["Resources"]["DecideFunction"]["Properties"]
+    mapping = template["Resources"]["DecideFunctionRequested"]
+    source = mapping["Properties"]
 
-    assert event["Type"] == "SQS"
-    assert _ref_target(source["Queue"]) == "DecideQueue"
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    assert _ref_target(source["EventSourceArn"]) == "DecideQueue"
+    assert source["FunctionName"] == {"Ref": "DecideFunction"}
     # A sweep decided in one or two batches (accept/reject calls grow with services); the
     # window gathers it, and stays short enough that a single request waits half a minute.
     assert source["BatchSize"] >= 1000

@@ -3,6 +3,7 @@ the acceptor, and no per-service resource."""
 
 from __future__ import annotations
 
+import copy
 import json
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -10,7 +11,14 @@ from typing import Any
 
 import cfnlint
 import pytest
-from sam_template import actions, functions, load, resources, statements
+from sam_template import (
+    TEMPLATE,
+    actions,
+    functions,
+    load,
+    resources,
+    statements,
+)
 
 pytestmark = pytest.mark.disable_socket
 
@@ -309,3 +317,48 @@ def test_kms_is_granted_only_through_the_services_that_need_it(template: dict[st
     assert kms
     for statement in kms:
         assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def _transformed() -> dict[str, Any]:
+    """template.yaml after the SAM transform: the roles SAM generates, with what it attaches."""
+    # The replay's own steps (read, placeholders for CodeUri, samtranslator), as sam deploy.
+    from acceptor_tools.replay import template as replay_template
+
+    raw = replay_template._read_template(TEMPLATE)
+    parameters = replay_template.parameter_values(
+        raw, {"ManagedServiceIds": ["vpce-svc-0123456789abcdef0"]}
+    )
+    sam = copy.deepcopy(raw)
+    replay_template._take_code_dirs(sam, TEMPLATE.parent)
+    return replay_template._transform(sam, parameters, "us-east-1")
+
+
+def test_no_function_role_gets_an_aws_managed_policy_on_every_queue() -> None:
+    roles = resources(_transformed(), "AWS::IAM::Role")
+
+    attached = {
+        (logical_id, str(arn))
+        for logical_id, role in roles.items()
+        for arn in role["Properties"].get("ManagedPolicyArns", [])
+        if "SQS" in str(arn) or "Poller" in str(arn)
+    }
+    assert attached == set()
+
+
+def test_decide_may_read_and_delete_messages_of_its_own_queue_only(
+    template: dict[str, Any],
+) -> None:
+    sqs = [
+        statement
+        for statement in statements(template, "DecideFunction")
+        if any(action.startswith("sqs:") for action in actions(statement))
+    ]
+
+    (statement,) = sqs
+    assert statement["Resource"] == {"Fn::GetAtt": ["DecideQueue", "Arn"]}
+    assert set(actions(statement)) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }

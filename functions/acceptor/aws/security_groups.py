@@ -87,6 +87,10 @@ class Ec2SecurityGroups:
     def __init__(self, ec2: EC2Client) -> None:
         self._ec2 = ec2
 
+    def _writer(self, group_id: str) -> EC2Client:
+        """The client that adds and removes rules (a consumer's goes through its write role)."""
+        return self._ec2
+
     def ingress_rules(self, group_id: str) -> tuple[ExistingRule, ...]:
         rules: list[ExistingRule] = []
         try:
@@ -163,7 +167,7 @@ class Ec2SecurityGroups:
             {"IpProtocol": PROTOCOL, "FromPort": port, "ToPort": port, **ranges}
             for port, ranges in sorted(by_port.items())
         ]
-        response = self._ec2.authorize_security_group_ingress(
+        response = self._writer(group_id).authorize_security_group_ingress(
             GroupId=group_id,
             IpPermissions=ip_permissions,
             TagSpecifications=[
@@ -188,7 +192,7 @@ class Ec2SecurityGroups:
         if not rule_ids:
             return RevokeResult(revoked=())
         try:
-            self._ec2.revoke_security_group_ingress(
+            self._writer(group_id).revoke_security_group_ingress(
                 GroupId=group_id, SecurityGroupRuleIds=list(rule_ids)
             )
             return RevokeResult(revoked=tuple(rule_ids))
@@ -202,7 +206,7 @@ class Ec2SecurityGroups:
         gone: list[str] = []
         for rule_id in rule_ids:
             try:
-                self._ec2.revoke_security_group_ingress(
+                self._writer(group_id).revoke_security_group_ingress(
                     GroupId=group_id, SecurityGroupRuleIds=[rule_id]
                 )
                 revoked.append(rule_id)
@@ -215,7 +219,23 @@ class Ec2SecurityGroups:
 
 
 class ConsumerSecurityGroups(Ec2SecurityGroups):
-    """A consumer account's EC2, through the consumer role: its endpoint, VPC and groups."""
+    """A consumer account's EC2: its endpoint, VPC and groups read through the read role, rules
+    added and removed through the write role (`write_ec2`, assumed at the first change; None
+    when the acceptor knows of no write role). docs/operations.md, "The consumer roles"."""
+
+    def __init__(self, ec2: EC2Client, write_ec2: Callable[[], EC2Client] | None = None) -> None:
+        super().__init__(ec2)
+        self._write_ec2 = write_ec2
+
+    def _writer(self, group_id: str) -> EC2Client:
+        if self._write_ec2 is None:
+            raise GroupAccessDenied(
+                f"no consumer write role is configured to change {group_id}", group_id=group_id
+            )
+        try:
+            return self._write_ec2()
+        except ConsumerRoleUnavailable as err:
+            raise GroupAccessDenied(err.reason, group_id=group_id) from err
 
     def endpoint(self, endpoint_id: str) -> ConsumerEndpoint:
         try:
@@ -315,16 +335,22 @@ def _existing_rule(item: Mapping[str, Any]) -> ExistingRule:
     )
 
 
-def consumer_access(reader: ConsumerReader) -> Callable[[str, str], ConsumerSecurityGroups]:
-    """(account, region) -> the consumer's EC2 through the consumer role, assumed once per
-    account by the shared `ConsumerReader`; a role not configured, missing or denied is
-    `ConsumerUnavailable`, with the reader's reason."""
+def consumer_access(
+    reader: ConsumerReader, writer: ConsumerReader | None = None
+) -> Callable[[str, str], ConsumerSecurityGroups]:
+    """(account, region) -> the consumer's EC2: reads through the read role (`reader`), rule
+    changes through the write role (`writer`), each assumed once per account by its shared
+    `ConsumerReader`; a read role not configured, missing or denied is `ConsumerUnavailable`,
+    with the reader's reason; a write role that is, is `GroupAccessDenied` at the change."""
 
     def access(account: str, region: str) -> ConsumerSecurityGroups:
         try:
             session = reader.session(account)
         except ConsumerRoleUnavailable as err:
             raise ConsumerUnavailable(err.reason) from err
-        return ConsumerSecurityGroups(session.ec2(region))
+        write_ec2 = None
+        if writer is not None and writer.configured:
+            write_ec2 = lambda: writer.session(account).ec2(region)  # noqa: E731
+        return ConsumerSecurityGroups(session.ec2(region), write_ec2)
 
     return access

@@ -22,6 +22,8 @@ ERRORS = "Errors"
 LATENCY = "DecisionLatency"
 UNPARSEABLE = "UnparseableNotifications"
 NOTIFICATIONS = "Notifications"
+EMPTY_NOTIFICATION_EVENTS = "EmptyNotificationEvents"  # an SNS event with no records
+NOT_FOUND_NOTIFICATIONS = "NotificationsNotFound"  # a Connect no re-read shows yet
 SWEPT = "PendingSwept"
 HOLDS_EXPIRED = "HoldsExpired"
 

@@ -4,7 +4,7 @@ implement the ports of `acceptor.flows.decide.ports`, so flows take them as they
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +65,19 @@ class FakeEc2:
             for e in endpoint_ids
             if e in self.connections_by_id
             and (service_id is None or self.connections_by_id[e].service_id == service_id)
+        }
+
+    def find(
+        self, endpoint_ids: Sequence[str], service_ids: Collection[str] | None
+    ) -> dict[str, Any]:
+        self.calls.append(("find", ",".join(sorted(service_ids or ["*"])), tuple(endpoint_ids)))
+        if self.describe_error is not None:
+            raise self.describe_error
+        return {
+            e: self.connections_by_id[e]
+            for e in endpoint_ids
+            if e in self.connections_by_id
+            and (service_ids is None or self.connections_by_id[e].service_id in service_ids)
         }
 
     def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:

@@ -243,6 +243,84 @@ def test_connections_are_reread_by_service_and_endpoint(aws: AwsClients) -> None
     assert found["vpce-00000001"].region == "us-west-2"
 
 
+def _connection(endpoint_id: str) -> dict[str, Any]:
+    return {
+        "ServiceId": SERVICE,
+        "VpcEndpointId": endpoint_id,
+        "VpcEndpointOwner": "111122223333",
+        "VpcEndpointState": "available",
+        "CreationTimestamp": NOW,
+    }
+
+
+@pytest.mark.parametrize("code", ["InvalidFilter", "InvalidParameterValue"])
+def test_a_refused_endpoint_filter_falls_back_to_every_page_of_the_service(
+    aws: AwsClients, code: str
+) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    by_service = {"Filters": [{"Name": "service-id", "Values": [SERVICE]}], "MaxResults": 1000}
+    for stubber in stubbed(aws.ec2()):
+        # Given: AWS refuses the vpc-endpoint-id filter, and the service's list has two pages
+        stubber.add_client_error("describe_vpc_endpoint_connections", code, "no such filter")
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000001")], "NextToken": "page-2"},
+            by_service,
+        )
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000002")]},
+            {**by_service, "NextToken": "page-2"},
+        )
+        # and a second re-read goes straight to the listing
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000001")]},
+            by_service,
+        )
+
+        # When
+        first = ec2.connections(SERVICE, ["vpce-00000002", "vpce-00000009"])
+        second = ec2.connections(SERVICE, ["vpce-00000001"])
+
+    # Then: matched in code, on the last page too; the absent one is absent
+    assert list(first) == ["vpce-00000002"]
+    assert list(second) == ["vpce-00000001"]
+    assert ec2.endpoint_filter_refused
+
+
+def test_another_describe_error_is_not_taken_for_a_refused_filter(aws: AwsClients) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    for stubber in stubbed(aws.ec2()):
+        stubber.add_client_error("describe_vpc_endpoint_connections", "UnauthorizedOperation")
+
+        with pytest.raises(AwsError) as raised:
+            ec2.connections(SERVICE, ["vpce-00000001"])
+
+    assert raised.value.code == "UnauthorizedOperation"
+    assert not ec2.endpoint_filter_refused
+
+
+def test_more_services_than_a_filter_takes_are_read_in_chunks(aws: AwsClients) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    services = [f"vpce-svc-{n:017x}" for n in range(250)]
+    for stubber in stubbed(aws.ec2()):
+        for chunk in (services[:200], services[200:]):
+            stubber.add_response(
+                "describe_vpc_endpoint_connections",
+                {"VpcEndpointConnections": []},
+                {
+                    "Filters": [
+                        {"Name": "vpc-endpoint-id", "Values": ["vpce-00000001"]},
+                        {"Name": "service-id", "Values": chunk},
+                    ],
+                    "MaxResults": 1000,
+                },
+            )
+
+        assert ec2.find(["vpce-00000001"], services) == {}
+
+
 def test_accept_reports_unsuccessful_items_by_endpoint(aws: AwsClients) -> None:
     ec2 = ProviderEc2(aws.ec2(), "us-east-1")
     for stubber in stubbed(aws.ec2()):

@@ -2,7 +2,8 @@
 
 moto keeps one set of backends per process (the in-process mock and a server thread both use
 it), so the knobs that shape its behaviour are per process too: the fault injector, the
-notification message shape, and how long an accepted connection stays `pending`.
+notification message shape, how long an accepted connection stays `pending`, and the
+DescribeVpcEndpointConnections filters it refuses.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class ExtensionState:
     # 0: an accepted connection is `available` at once; > 0: it is `pending` for that long,
     # as in AWS, where acceptance takes a moment to settle.
     settle_seconds: float = 0.0
+    # Filters of DescribeVpcEndpointConnections answered with `InvalidFilter` (real AWS may
+    # refuse `vpc-endpoint-id`); empty: every filter works.
+    refused_filters: frozenset[str] = frozenset()
     _timers: list[threading.Timer] = field(default_factory=list)
 
     def settle(self, connection: Connection) -> None:
@@ -47,6 +51,7 @@ class ExtensionState:
             self.faults.clear()
             self.notifications.reset()
             self.settle_seconds = 0.0
+            self.refused_filters = frozenset()
 
 
 _STATE = ExtensionState()

@@ -163,10 +163,23 @@ class Organization(_Model):
     units: list[Unit] = []
 
 
+# DescribeVpcEndpointConnections filters a world may make the local AWS refuse.
+RefusableFilter = Literal[
+    "vpc-endpoint-id",
+    "service-id",
+    "vpc-endpoint-owner",
+    "vpc-endpoint-state",
+    "vpc-endpoint-region",
+    "ip-address-type",
+]
+
+
 class World(_Model):
     version: Literal[1]
     region: Region = "us-east-1"
     seed: int = 0  # IDs moto invents derive from it and from each resource's name
+    # answered with InvalidFilter, as real AWS may answer `vpc-endpoint-id` (docs/local-aws.md)
+    refuse_filters: list[RefusableFilter] = []
     provider: Provider
     organization: Organization | None = None
     accounts: list[Account] = []
