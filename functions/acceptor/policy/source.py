@@ -16,6 +16,9 @@ from typing import Any, Literal
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import Reader
+
+from acceptor.policy.syntax import syntax_problem
 
 PathPart = str | int
 DataPath = tuple[PathPart, ...]
@@ -28,8 +31,15 @@ _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "int", "float", "bool", "null", "timestamp", "binary")
 )
-# Aliases can make a small file expand to billions of values ("billion laughs").
-MAX_VALUES = 100_000
+_STR_TAG = "tag:yaml.org,2002:str"
+# Aliases can make a small file expand to billions of values ("billion laughs"). A file without
+# aliases expands nothing, whatever its size; one that uses a few for shared lists expands
+# thousands of values at most.
+MAX_ALIAS_EXPANSIONS = 100_000
+ALIAS_BOMB = (
+    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSIONS} values (an alias bomb?); "
+    "write the values out instead of repeating aliases"
+)
 
 
 @dataclass(frozen=True)
@@ -77,25 +87,41 @@ def read_source(text: str, syntax: Syntax) -> tuple[SourceTree, list[Issue]]:
             return tree, [Issue((), None, "JSON nested too deeply")]
         # Outside strings, a tab is only whitespace in JSON, and PyYAML refuses tabs there.
         text = text.replace("\t", " ")
+    # Checked here, with PyYAML's own definition, rather than left to the reader: libyaml
+    # reports the byte offset of the character and PyYAML the character offset.
+    unprintable = Reader.NON_PRINTABLE.search(text)
+    if unprintable is not None:
+        line = text.count("\n", 0, unprintable.start()) + 1
+        message = f"the character #x{ord(unprintable.group()):04x} is not allowed"
+        return tree, [Issue((), line, message)]
     try:
         root = _compose(text)
         if root is None:
             return tree, []
         walker = _Walker(text, tree)
         tree.data = walker.build(root, (), root.start_mark.line + 1)
+    except _AliasBomb as bomb:
+        # Refused whole: what was built so far is only part of the file.
+        return SourceTree(syntax=syntax), [Issue((), bomb.line, ALIAS_BOMB)]
     except yaml.MarkedYAMLError as err:
-        return SourceTree(syntax=syntax), [_syntax_issue(err, syntax)]
-    except yaml.reader.ReaderError as err:
-        line = text.count("\n", 0, err.position) + 1
-        issue = Issue((), line, f"the character #x{err.character:04x} is not allowed")
-        return SourceTree(syntax=syntax), [issue]
+        where, message = syntax_problem(err, text, syntax)
+        return SourceTree(syntax=syntax), [Issue((), where, message)]
+    except yaml.YAMLError as err:
+        # A reader problem the check above did not foresee: no line to give.
+        return SourceTree(syntax=syntax), [Issue((), None, f"cannot be read as text: {err}")]
     except RecursionError:
         return SourceTree(syntax=syntax), [Issue((), None, "nested too deeply to read")]
     return tree, walker.issues
 
 
 def _compose(text: str) -> Node | None:
-    loader = yaml.SafeLoader(text)
+    """The node tree of `text`, with libyaml's C parser when PyYAML was built with it.
+
+    Both loaders give the same nodes (the tags are resolved by the same Python resolver), with
+    the same marks: line and character index. The pure-Python one is about ten times slower.
+    """
+    loader_class = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    loader = loader_class(text)
     try:
         node: Node | None = loader.get_single_node()
         return node
@@ -103,45 +129,63 @@ def _compose(text: str) -> Node | None:
         loader.dispose()
 
 
-def _syntax_issue(err: yaml.MarkedYAMLError, syntax: Syntax) -> Issue:
-    mark = err.problem_mark or err.context_mark
-    what = ", ".join(part for part in (err.context, err.problem) if part)
-    line = mark.line + 1 if mark is not None else None
-    kind = "YAML" if syntax == "yaml" else "JSON"
-    return Issue((), line, f"{kind} syntax error: {what or 'cannot be parsed'}")
+class _AliasBomb(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 class _Walker:
+    """Builds the data and its lines from the node tree, in one pass.
+
+    Called for every node of files with a million of them: the common cases (a text scalar,
+    a text key) are handled inline, and everything else goes through the general methods.
+    """
+
     def __init__(self, text: str, tree: SourceTree) -> None:
         self.text = text
         self.tree = tree
+        self.lines = tree.lines
+        self.yaml = tree.syntax == "yaml"
         self.issues: list[Issue] = []
         self.constructor = SafeConstructor()
-        self.count = 0
+        # Every node is built once; a node built again was reached through an alias. Those
+        # repeats are what an alias bomb multiplies, so they are counted, not the values.
+        self.built: set[int] = set()
+        self.expanded = 0
         self.open: set[int] = set()
 
     def build(self, node: Node, path: DataPath, line: int) -> Any:
-        self.tree.lines[path] = line
-        self.count += 1
-        if self.count > MAX_VALUES:
-            if self.count == MAX_VALUES + 1:
-                self._unreadable((), node, f"more than {MAX_VALUES} values (YAML aliases?)")
-            self.tree.unreadable.add(path)
-            return None
-        if id(node) in self.open:
-            self._unreadable(path, node, "a YAML alias refers to itself")
-            return None
-        self.open.add(id(node))
+        self.lines[path] = line
+        ident = id(node)
+        if ident in self.built:
+            if not self._may_expand(node, path, line):
+                return None
+        else:
+            self.built.add(ident)
+        if isinstance(node, ScalarNode):
+            if self.yaml and node.tag == _STR_TAG:
+                return node.value
+            return self._scalar(node, path)
+        self.open.add(ident)
         try:
             if isinstance(node, MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, SequenceNode):
                 return self._sequence(node, path)
-            if isinstance(node, ScalarNode):
-                return self._scalar(node, path)
             raise TypeError(f"not a YAML node: {node!r}")
         finally:
-            self.open.discard(id(node))
+            self.open.discard(ident)
+
+    def _may_expand(self, node: Node, path: DataPath, line: int) -> bool:
+        """Count one more node reached through an alias; False when it must not be built."""
+        self.expanded += 1
+        if self.expanded > MAX_ALIAS_EXPANSIONS:
+            raise _AliasBomb(line)
+        if id(node) in self.open:
+            self._unreadable(path, node, "a YAML alias refers to itself")
+            return False
+        return True
 
     def _tag_ok(self, node: Node, path: DataPath, allowed: frozenset[str]) -> bool:
         if node.tag in allowed:
@@ -157,24 +201,27 @@ class _Walker:
         if not self._tag_ok(node, path, _MAP_TAG):
             return None
         result: dict[str, Any] = {}
-        key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            key = self._key(key_node, path, line)
-            if key is None:
-                continue
-            if key in key_lines:
+            if self.yaml and isinstance(key_node, ScalarNode) and key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = self._key(key_node, path, line)
+                if key is None:
+                    continue
+            child = (*path, key)
+            if key in result:
+                # The line of the first one: set when its value was built.
                 self.issues.append(
                     Issue(
                         path,
                         line,
-                        f"duplicate key {key!r} (first at line {key_lines[key]}); "
+                        f"duplicate key {key!r} (first at line {self.lines[child]}); "
                         f"{self.tree.syntax.upper()} readers silently keep only the last one: "
                         "merge them or remove one",
                     )
                 )
-            key_lines[key] = line
-            result[key] = self.build(value_node, (*path, key), line)
+            result[key] = self.build(value_node, child, line)
         return result
 
     def _key(self, node: Node, path: DataPath, line: int) -> str | None:
@@ -186,10 +233,10 @@ class _Walker:
         if not isinstance(node, ScalarNode):
             self.issues.append(Issue(path, line, "a key must be plain text, not a list or map"))
             return None
-        written = self._written(node)
         key = self._scalar(node, path)
         if isinstance(key, str):
             return key
+        written = self._written(node)
         self.issues.append(
             Issue(path, line, f"key {written} {read_as(key, written, self.tree.syntax)}")
         )
@@ -204,10 +251,18 @@ class _Walker:
         ]
 
     def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
-        written = self._written(node)
         if self.tree.syntax == "json":
+            # A JSON string without escapes reads the same in YAML; anything else is decoded
+            # by `json`, so that JSON keeps JSON's meaning.
+            written = self._written(node)
+            if node.style == '"' and "\\" not in written:
+                return node.value
             value = json.loads(written)
+        elif node.tag == _STR_TAG:
+            # What SafeConstructor would return, without its per-node bookkeeping.
+            return node.value
         elif self._tag_ok(node, path, _SCALAR_TAGS):
+            written = self._written(node)
             try:
                 value = self.constructor.construct_object(node, deep=True)
             except ConstructorError as err:
