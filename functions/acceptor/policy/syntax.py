@@ -47,9 +47,10 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("duplicate anchor", "duplicate anchor"),
     ("single document", "several documents"),
     ("block scalar", "block scalar header"),
+    ("directive", "directive"),
+    ("incompatible YAML document", "directive"),
     ("a tag", "tag"),
     ("tag handle", "tag"),
-    ("a directive", "directive"),
 )
 
 SYNTAX_KINDS: dict[str, _Kind] = {
@@ -67,7 +68,6 @@ SYNTAX_KINDS: dict[str, _Kind] = {
         "for a backslash",
     ),
     "bad value start": _Kind("stopped", 'a value cannot start with "{char}"; quote the value'),
-    "missing value": _Kind("stopped", "a value is missing here"),
     "tab": _Kind("stopped", "a tab cannot indent YAML; indent with spaces"),
     "indentation": _Kind(
         "stopped",
@@ -105,7 +105,7 @@ SYNTAX_KINDS: dict[str, _Kind] = {
     ),
     "tag": _Kind("stopped", "this YAML tag cannot be read; policy files use no tags: remove it"),
     "directive": _Kind(
-        "stopped", "YAML directives (%...) are not used in policy files; remove this line"
+        "stopped", "this YAML directive (%...) cannot be read; policy files need none: remove it"
     ),
 }
 
@@ -128,8 +128,10 @@ def syntax_problem(
     mark = (err.context_mark or stopped) if kind.at == "opened" else stopped
     line = mark.line + 1 if mark is not None else None
     first = err.context_mark.line + 1 if err.context_mark is not None else "?"
-    words = kind.words.format(
-        char=_char_at(text, stopped), name=_name_at(text, stopped), first=first
+    words = (
+        kind.words.replace("{char}", _char_at(text, stopped))
+        .replace("{name}", _name_at(text, stopped))
+        .replace("{first}", str(first))
     )
     return line, f"{prefix} syntax error: {words}"
 
@@ -143,7 +145,7 @@ def syntax_kind(err: yaml.MarkedYAMLError, text: str) -> str | None:
         if char == "\t":
             return "tab"
         if not char.strip():
-            return "missing value"
+            return None  # never seen: YAML's own words, rather than an empty quote
     if kind == "indentation" and char in ("]", "}"):
         return "stray bracket"
     return kind
