@@ -221,7 +221,11 @@ class _Walker:
                         "merge them or remove one",
                     )
                 )
-            result[key] = self.build(value_node, child, line)
+            if self._plain_text(value_node):
+                self.lines[child] = line
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, child, line)
         return result
 
     def _key(self, node: Node, path: DataPath, line: int) -> str | None:
@@ -245,10 +249,27 @@ class _Walker:
     def _sequence(self, node: SequenceNode, path: DataPath) -> list[Any] | None:
         if not self._tag_ok(node, path, _SEQ_TAG):
             return None
-        return [
-            self.build(item, (*path, index), item.start_mark.line + 1)
-            for index, item in enumerate(node.value)
-        ]
+        result: list[Any] = []
+        for index, item in enumerate(node.value):
+            line = item.start_mark.line + 1
+            if self._plain_text(item):
+                self.lines[(*path, index)] = line
+                result.append(item.value)
+            else:
+                result.append(self.build(item, (*path, index), line))
+        return result
+
+    def _plain_text(self, node: Node) -> bool:
+        """A YAML text scalar seen for the first time (most nodes): its value is the text.
+
+        Taken inline by the callers, rather than through `build`, to spare a call per value.
+        """
+        if self.yaml and type(node) is ScalarNode and node.tag == _STR_TAG:
+            ident = id(node)
+            if ident not in self.built:
+                self.built.add(ident)
+                return True
+        return False
 
     def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
         if self.tree.syntax == "json":
