@@ -149,24 +149,24 @@ class _Walker:
         self.yaml = tree.syntax == "yaml"
         self.issues: list[Issue] = []
         self.constructor = SafeConstructor()
-        # Every node is built once; a node built again was reached through an alias. Those
-        # repeats are what an alias bomb multiplies, so they are counted, not the values.
+        # Every list and mapping is built once; one built again was reached through an alias.
+        # Those repeats are what an alias bomb multiplies, so they are counted, not the values.
         self.built: set[int] = set()
         self.expanded = 0
         self.open: set[int] = set()
 
     def build(self, node: Node, path: DataPath, line: int) -> Any:
         self.lines[path] = line
+        if isinstance(node, ScalarNode):
+            if self.yaml and node.tag == _STR_TAG:
+                return node.value
+            return self._scalar(node, path)
         ident = id(node)
         if ident in self.built:
             if not self._may_expand(node, path, line):
                 return None
         else:
             self.built.add(ident)
-        if isinstance(node, ScalarNode):
-            if self.yaml and node.tag == _STR_TAG:
-                return node.value
-            return self._scalar(node, path)
         self.open.add(ident)
         try:
             if isinstance(node, MappingNode):
@@ -178,13 +178,15 @@ class _Walker:
             self.open.discard(ident)
 
     def _may_expand(self, node: Node, path: DataPath, line: int) -> bool:
-        """Count one more node reached through an alias; False when it must not be built."""
-        self.expanded += 1
-        if self.expanded > MAX_ALIAS_EXPANSIONS:
-            raise _AliasBomb(line)
+        """Count a list or mapping reached again through an alias, with its items; False when
+        it must not be built. (A scalar alias repeats one value per `*name` written: only
+        collections multiply.)"""
         if id(node) in self.open:
             self._unreadable(path, node, "a YAML alias refers to itself")
             return False
+        self.expanded += 1 + len(node.value)
+        if self.expanded > MAX_ALIAS_EXPANSIONS:
+            raise _AliasBomb(line)
         return True
 
     def _tag_ok(self, node: Node, path: DataPath, allowed: frozenset[str]) -> bool:
@@ -201,9 +203,10 @@ class _Walker:
         if not self._tag_ok(node, path, _MAP_TAG):
             return None
         result: dict[str, Any] = {}
+        lines, is_yaml = self.lines, self.yaml
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            if self.yaml and isinstance(key_node, ScalarNode) and key_node.tag == _STR_TAG:
+            if is_yaml and type(key_node) is ScalarNode and key_node.tag == _STR_TAG:
                 key = key_node.value
             else:
                 key = self._key(key_node, path, line)
@@ -221,8 +224,9 @@ class _Walker:
                         "merge them or remove one",
                     )
                 )
-            if self._plain_text(value_node):
-                self.lines[child] = line
+            # A text value (most nodes) is taken here, sparing a call to `build` per value.
+            if is_yaml and type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
+                lines[child] = line
                 result[key] = value_node.value
             else:
                 result[key] = self.build(value_node, child, line)
@@ -250,26 +254,15 @@ class _Walker:
         if not self._tag_ok(node, path, _SEQ_TAG):
             return None
         result: list[Any] = []
+        lines, is_yaml = self.lines, self.yaml
         for index, item in enumerate(node.value):
             line = item.start_mark.line + 1
-            if self._plain_text(item):
-                self.lines[(*path, index)] = line
+            if is_yaml and type(item) is ScalarNode and item.tag == _STR_TAG:
+                lines[(*path, index)] = line
                 result.append(item.value)
             else:
                 result.append(self.build(item, (*path, index), line))
         return result
-
-    def _plain_text(self, node: Node) -> bool:
-        """A YAML text scalar seen for the first time (most nodes): its value is the text.
-
-        Taken inline by the callers, rather than through `build`, to spare a call per value.
-        """
-        if self.yaml and type(node) is ScalarNode and node.tag == _STR_TAG:
-            ident = id(node)
-            if ident not in self.built:
-                self.built.add(ident)
-                return True
-        return False
 
     def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
         if self.tree.syntax == "json":

@@ -258,3 +258,17 @@ def test_alias_bomb_is_refused_at_a_line_by_both_parsers(parser: str) -> None:
     assert problem.message.startswith(
         f"YAML aliases expand to more than {MAX_ALIAS_EXPANSIONS} values (an alias bomb?)"
     )
+
+
+def test_values_after_non_ascii_text_are_shown_as_written_by_both_parsers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # libyaml counts in bytes internally; the marks must still be character positions.
+    text = "a: '😀é'\nb: ['€', 011122223333]\n"
+    with_libyaml = read_source(text, "yaml")
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+
+    without = read_source(text, "yaml")
+
+    assert with_libyaml == without
+    assert without[0].written == {("b", 1): "011122223333"}
