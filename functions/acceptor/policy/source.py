@@ -10,6 +10,7 @@ checked the syntax, with each scalar decoded by `json`, so JSON keeps JSON's mea
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -118,15 +119,64 @@ def _compose(text: str) -> Node | None:
     """The node tree of `text`, with libyaml's C parser when PyYAML was built with it.
 
     Both loaders give the same nodes (the tags are resolved by the same Python resolver), with
-    the same marks: line and character index. The pure-Python one is about ten times slower.
+    the same marks: line and character index. The pure-Python one is several times slower.
     """
-    loader_class = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+    if not yaml.__with_libyaml__:
+        return _compose_with(yaml.SafeLoader, text)
+    if _nesting_bound(text) <= MAX_C_NESTING:
+        return _compose_with(yaml.CSafeLoader, text)
+    return _compose_on_a_large_stack(text)
+
+
+def _compose_with(loader_class: type[yaml.SafeLoader | yaml.CSafeLoader], text: str) -> Node | None:
     loader = loader_class(text)
     try:
         node: Node | None = loader.get_single_node()
         return node
     finally:
         loader.dispose()
+
+
+# libyaml's composer recurses in C, out of reach of Python's recursion limit: about 30,000
+# nested "[" overflow an 8 MB stack and kill the process. A text that may nest deeper than this
+# is composed on a thread of its own with a stack for 500,000 levels, which libyaml's scanner
+# (quadratic in the depth) never reaches in practice. The walker then refuses it, as it refuses
+# anything nested deeper than Python's recursion limit.
+MAX_C_NESTING = 2_000
+_LARGE_STACK = 128 * 1024 * 1024
+
+
+def _nesting_bound(text: str) -> int:
+    """At least the nesting depth of `text`, cheaply: a flow level needs a "[" or "{"; a block
+    level needs a column of indentation or an indicator ("- ", "? ") on its line."""
+    flow = text.count("[") + text.count("{")
+    if flow > MAX_C_NESTING:
+        return flow
+    return flow + 2 * max(map(len, text.split("\n"))) + 2
+
+
+def _compose_on_a_large_stack(text: str) -> Node | None:
+    outcome: list[Node | None] = []
+    failure: list[BaseException] = []
+
+    def compose() -> None:
+        try:
+            outcome.append(_compose_with(yaml.CSafeLoader, text))
+        except (yaml.YAMLError, RecursionError, MemoryError) as err:
+            failure.append(err)  # raised again in the caller's thread
+
+    previous = threading.stack_size(_LARGE_STACK)
+    try:
+        worker = threading.Thread(target=compose, name="policy-yaml")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise RuntimeError("composing the policy text failed; see the thread's traceback")
+    return outcome[0]
 
 
 class _AliasBomb(Exception):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from acceptor.policy import source as source_module
 from acceptor.policy.errors import PolicyValidationError
 from acceptor.policy.loader import POLICY_SUFFIXES, load_policy
 from acceptor.policy.source import MAX_ALIAS_EXPANSIONS, read_source
@@ -272,3 +273,18 @@ def test_values_after_non_ascii_text_are_shown_as_written_by_both_parsers(
 
     assert with_libyaml == without
     assert without[0].written == {("b", 1): "011122223333"}
+
+
+@pytest.mark.parametrize("text", ["services: " + "[" * 5_000 + "]" * 5_000, "- " * 5_000 + "x"])
+def test_nesting_deeper_than_the_c_composer_may_go_is_refused_without_a_crash(
+    text: str,
+) -> None:
+    if not yaml.__with_libyaml__:
+        pytest.skip("this PyYAML was built without libyaml")
+    # libyaml's composer recurses in C: 30,000 levels overflow its stack, 5,000 are composed
+    # on a larger one; either way the walker refuses them.
+    assert source_module._nesting_bound(text) > source_module.MAX_C_NESTING
+
+    tree, (issue,) = read_source(text, "yaml")
+
+    assert (tree.data, issue.line, issue.message) == (None, None, "nested too deeply to read")
