@@ -5,6 +5,10 @@ and silently keeps the last of two equal keys, and pydantic reports a `loc` path
 So we compose the YAML node tree ourselves, build the data from it and record, for every path,
 the line of its key (or list item). JSON goes through the same walker after `json` itself has
 checked the syntax, with each scalar decoded by `json`, so JSON keeps JSON's meaning.
+
+The tree is composed by libyaml's C parser where PyYAML has it (PyYAML's pure-Python parser
+otherwise: same nodes, same lines, several times slower). Files have no size limit; what is
+bounded is what aliases repeat (an alias bomb), and how deep the text nests.
 """
 
 from __future__ import annotations
