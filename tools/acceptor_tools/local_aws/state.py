@@ -15,6 +15,17 @@ from acceptor_tools.local_aws.faults import FaultInjector
 from acceptor_tools.local_aws.notifications import NotificationSettings
 
 
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """One SNS delivery to one subscription that its endpoint refused (the API call that
+    published still succeeded, as in AWS)."""
+
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    error: str
+
+
 @dataclass
 class ExtensionState:
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -23,6 +34,7 @@ class ExtensionState:
     # 0: an accepted connection is `available` at once; > 0: it is `pending` for that long,
     # as in AWS, where acceptance takes a moment to settle.
     settle_seconds: float = 0.0
+    delivery_failures: list[DeliveryFailure] = field(default_factory=list)
     _timers: list[threading.Timer] = field(default_factory=list)
 
     def settle(self, connection: Connection) -> None:
@@ -46,6 +58,7 @@ class ExtensionState:
             self._timers.clear()
             self.faults.clear()
             self.notifications.reset()
+            self.delivery_failures.clear()
             self.settle_seconds = 0.0
 
 
