@@ -317,7 +317,8 @@ def render_text(report: Report) -> str:
     for c in report.connections:
         who = " ".join(x for x in (label(c.account or ""), c.account, c.region) if x)
         service = " ".join(x for x in (label(c.service_id or ""), c.service_id) if x)
-        lines.append(f"{c.endpoint_id}  {who} -> {service}")
+        name = label(c.endpoint_id)
+        lines.append(f"{c.endpoint_id}{f' ({name})' if name else ''}  {who} -> {service}")
         if c.decision is None:
             lines.append("  decision  none (no decision was published for it)")
         else:

@@ -102,6 +102,10 @@ def replay_demo(
             topic, message = duplicate
             say("SNS delivers the first connection notification a second time (at-least-once)")
             replay.aws.client("sns").publish(TopicArn=topic, Message=message)
+        say(
+            "the acceptor's functions run until nothing is left to do "
+            "(acceptor replay -v shows each call)"
+        )
         replay.session.run(config.limits)
         if unparseable is None:
             return
@@ -126,7 +130,7 @@ def replay_demo(
 
 def _state_in_words(state: str) -> str:
     if state == "pendingAcceptance":
-        return "pendingAcceptance (waits for the provider, as in the console's Accept button)"
+        return "pendingAcceptance (it waits until the provider accepts or rejects it)"
     if state == "available":
         return "available at once (the service does not require acceptance; nobody decides)"
     return state
