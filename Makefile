@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help setup demo demo-policy test lint unit bench clean check-template sam-build build
+.PHONY: help setup demo demo-policy test lint unit bench clean check-template sam-build \
+  policy-test build
 
 TEMPLATE := template.yaml
 # Only for the template checks (resource specifications); nothing is deployed.
@@ -29,6 +30,7 @@ help:
 	@echo "make bench          - benchmarks, printed figures"
 	@echo "make check-template - cfn-lint (with the serverless rules) and sam validate --lint"
 	@echo "make sam-build      - sam build into a temporary folder, then check the artifacts"
+	@echo "make policy-test    - the tests of policies/ and of policies/examples/"
 	@echo "make build          - sam build for a deploy (.aws-sam/build); CONFIG_ENV=prod for prod"
 	@echo "make setup          - create .venv with the pinned tools (every target does it first)"
 	@echo "make clean          - remove .venv, caches and build folders"
@@ -51,8 +53,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test: lint check-template sam-build
+test: lint check-template sam-build policy-test
 	$(BIN)/pytest -q
+
+# The policy's tests and the examples' (docs/policy.md, "Testing your policy"). sam build runs
+# those of policies/ too, but skips when python3.13 is missing: this target never does.
+POLICY_FOLDERS := policies policies/examples
+policy-test: $(STAMP)
+	@for folder in $(POLICY_FOLDERS); do $(BIN)/acceptor policy test "$$folder" || exit 1; done
 
 # cfn-lint reads .cfnlintrc.yaml, which adds the cfn-lint-serverless rules. consumer-role.yaml
 # (plain CloudFormation, deployed in consumer accounts) is linted with the same rules.

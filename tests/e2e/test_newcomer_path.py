@@ -193,6 +193,7 @@ def test_version_and_bare_acceptor() -> None:
         (["policy", "check"], "docs/policy.md"),
         (["policy", "explain"], "docs/policy.md"),
         (["policy", "schema"], "docs/policy.md"),
+        (["policy", "test"], "docs/policy.md"),
         (["policy", "diff"], "docs/replay.md"),
         (["local-aws", "serve"], "docs/local-aws.md"),
         (["replay"], "docs/replay.md"),

@@ -22,7 +22,7 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (`| head`) stopped reading
 
 # Each command's help ends with an example and the document that explains it.
 EXAMPLES: dict[str, str] = {
-    "policy": "examples:\n  acceptor policy check policies/\n"
+    "policy": "examples:\n  acceptor policy check policies/\n  acceptor policy test policies/\n"
     "  acceptor policy diff policies/ new-policies/\n\nreference: docs/policy.md",
     "local-aws": "example:\n  acceptor local-aws serve --world events/world.yaml\n\n"
     "reference: docs/local-aws.md",
@@ -30,6 +30,8 @@ EXAMPLES: dict[str, str] = {
     "explain": "example:\n  acceptor policy explain --policy policies/examples \\\n"
     "    --facts policies/examples/facts/allowed-account.json\n\n"
     "facts file format: docs/policy.md, 'The facts file'",
+    "test": "example:\n  acceptor policy test policies/\n\n"
+    "reference: docs/policy.md, 'Testing your policy'",
     "schema": "example:\n  acceptor policy schema > policy.schema.json\n\n"
     "reference: docs/policy.md",
     "diff": "example:\n  acceptor policy diff policies/ new-policies/\n\n"
@@ -47,6 +49,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "check"): "acceptor_tools.policy_commands:check",
     ("policy", "explain"): "acceptor_tools.explain_command:explain",
     ("policy", "schema"): "acceptor_tools.policy_commands:schema",
+    ("policy", "test"): "acceptor_tools.policy_test_command:test_command",
     ("local-aws", "serve"): "acceptor_tools.local_aws.serve:serve_command",
     ("replay",): "acceptor_tools.replay.command:replay_command",
     ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
-    policy = _command(groups, "policy", "check, explain and describe policy files")
+    policy = _command(groups, "policy", "check, explain, test and describe policy files")
     policy_commands = policy.add_subparsers(dest="command", metavar="SUBCOMMAND")
 
     check = _command(
@@ -95,7 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print one JSON object")
 
-    _command(policy_commands, "schema", "print the JSON Schema of policy files")
+    test = _command(
+        policy_commands,
+        "test",
+        "run a policy's tests (PATH/tests/*.yaml); prints path:line for every failure",
+    )
+    test.add_argument(
+        "path",
+        nargs="?",
+        default="policies",
+        metavar="PATH",
+        help="a policy folder (its tests/ subfolder holds the tests), a tests folder, or one "
+        "test file (default: policies)",
+    )
+
+    schema = _command(policy_commands, "schema", "print the JSON Schema of policy files")
+    schema.add_argument(
+        "--tests", action="store_true", help="the JSON Schema of policy test files instead"
+    )
 
     diff = _command(
         policy_commands,

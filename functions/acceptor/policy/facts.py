@@ -187,6 +187,9 @@ class _FactsFile(BaseModel):
     )
 
 
+# The facts file's model, public for the files that embed a facts file (policy tests).
+FactsFile = _FactsFile
+
 _KNOWN_KEYS = ", ".join(("service_id", *FACT_NAMES, "unknown_reasons"))
 
 

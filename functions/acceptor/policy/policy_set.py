@@ -10,6 +10,9 @@ from pathlib import Path
 
 from acceptor.policy.model import Channel, PolicyFile
 
+# Optional keys added after version 1 shipped (docs/policy.md, "limits" and "approval").
+VERSION_1_ADDITIONS = ("limits", "approval")
+
 
 @dataclass(frozen=True)
 class PolicyDocument:
@@ -45,7 +48,10 @@ def _hash(documents: tuple[PolicyDocument, ...]) -> str:
     """Hash of what the policy means, not how it is written: comments and layout do not count."""
     digest = hashlib.sha256()
     for document in documents:
-        content = document.model.model_dump(mode="json", exclude={"schema_ref"})
+        # Keys added within version 1 count only when written: a file that does not use them
+        # keeps the version it had (decision records and idempotency keys name it).
+        unused = {key for key in VERSION_1_ADDITIONS if getattr(document.model, key) is None}
+        content = document.model.model_dump(mode="json", exclude={"schema_ref", *unused})
         digest.update(Path(document.path).name.encode())
         digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()[:16]
