@@ -229,7 +229,7 @@ def test_output_into_a_reader_that_has_gone_ends_without_a_traceback() -> None:
 
 
 def test_make_help_lists_every_target_of_the_makefile() -> None:
-    makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8")
+    makefile = (REPOSITORY / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
     targets = phony.removeprefix(".PHONY:").split()
 
