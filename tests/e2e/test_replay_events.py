@@ -220,7 +220,8 @@ EXPECTED: dict[str, Outcome] = {
         notified=1,
     ),
     "security-groups-decided-revocation.json": Outcome(
-        f"a revocation enforced: {NOTHING_OF_OURS}",
+        "a revocation enforced: SecurityGroups finds no rule of ours for sandbox-orders and "
+        "removes nothing; Notify tells ops",
         calls=(GROUPS, NOTIFY),
         decisions=("reject",),
         notified=1,

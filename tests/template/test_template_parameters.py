@@ -120,3 +120,12 @@ def test_the_starter_policy_holds_everything_so_nothing_changes_until_a_rule_is_
     assert starter.hold.expires_after is None, "an expiring hold would reject pending requests"
     assert starter.revoke is False
     assert [rule.name for rule in starter.rules if rule.decision != "hold"] == []
+
+
+def test_every_parameter_of_the_template_is_in_the_readme_parameter_table(
+    template: dict[str, Any],
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(\w+)` \|", readme, flags=re.MULTILINE))
+
+    assert set(template["Parameters"]) <= documented

@@ -514,7 +514,9 @@ def test_ou_path_runs_from_the_root_and_parents_are_asked_once(aws: AwsClients) 
     assert second.ou_path == first.ou_path
 
 
-def test_an_account_outside_the_organization_has_an_unknown_path(aws: AwsClients) -> None:
+def test_an_account_outside_the_organization_has_an_unknown_path_said_in_words(
+    aws: AwsClients,
+) -> None:
     reader = OrganizationsReader(aws)
     for stubber in stubbed(aws.organizations()):
         stubber.add_client_error("list_parents", "ChildNotFoundException", "not a member")
@@ -522,7 +524,18 @@ def test_an_account_outside_the_organization_has_an_unknown_path(aws: AwsClients
         found = reader.ou_path("777788889999")
 
     assert found.ou_path is None
-    assert "ChildNotFoundException" in found.reason
+    assert found.reason == "account 777788889999 is not a member of this organization"
+
+
+def test_an_organizations_error_without_words_keeps_its_code(aws: AwsClients) -> None:
+    reader = OrganizationsReader(aws)
+    for stubber in stubbed(aws.organizations()):
+        stubber.add_client_error("list_parents", "InvalidInputException", "bad input")
+
+        found = reader.ou_path("777788889999")
+
+    assert found.ou_path is None
+    assert "(InvalidInputException)" in found.reason
 
 
 # assumed roles

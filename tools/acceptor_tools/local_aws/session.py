@@ -39,7 +39,7 @@ from acceptor_tools.local_aws.faults import FaultInjector
 from acceptor_tools.local_aws.notifications import Delivery, MessageShape, shape_named
 from acceptor_tools.local_aws.seed import EndpointInfo, LoadedWorld, create_endpoints, seed_world
 from acceptor_tools.local_aws.server import MotoServerThread
-from acceptor_tools.local_aws.state import extension_state
+from acceptor_tools.local_aws.state import DeliveryFailure, extension_state
 from acceptor_tools.local_aws.world import World, load_world
 
 # Any key works: moto maps unknown keys to its default account, which then assumes roles.
@@ -186,6 +186,12 @@ class LocalAws:
     def deliveries(self) -> list[Delivery]:
         """Every connection notification handed to SNS since start, oldest first."""
         return extension_state().notifications.deliveries
+
+    @property
+    def delivery_failures(self) -> list[DeliveryFailure]:
+        """SNS deliveries a subscription's endpoint refused since start (a queue deleted since,
+        an HTTP endpoint down); the API calls that published them succeeded, as in AWS."""
+        return extension_state().delivery_failures
 
     def set_notification_shape(self, shape: str | MessageShape) -> None:
         self._shape = shape_named(shape)

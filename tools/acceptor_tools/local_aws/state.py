@@ -16,6 +16,17 @@ from acceptor_tools.local_aws.faults import FaultInjector
 from acceptor_tools.local_aws.notifications import NotificationSettings
 
 
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """One SNS delivery to one subscription that its endpoint refused (the API call that
+    published still succeeded, as in AWS)."""
+
+    topic_arn: str
+    protocol: str
+    endpoint: str
+    error: str
+
+
 @dataclass
 class ExtensionState:
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -27,6 +38,7 @@ class ExtensionState:
     # Filters of DescribeVpcEndpointConnections answered with `InvalidFilter` (real AWS may
     # refuse `vpc-endpoint-id`); empty: every filter works.
     refused_filters: frozenset[str] = frozenset()
+    delivery_failures: list[DeliveryFailure] = field(default_factory=list)
     _timers: list[threading.Timer] = field(default_factory=list)
 
     def settle(self, connection: Connection) -> None:
@@ -50,6 +62,7 @@ class ExtensionState:
             self._timers.clear()
             self.faults.clear()
             self.notifications.reset()
+            self.delivery_failures.clear()
             self.settle_seconds = 0.0
             self.refused_filters = frozenset()
 

@@ -215,8 +215,9 @@ def connection_states(aws: LocalAws, services: Iterable[str]) -> dict[str, dict[
 
 
 def labels(aws: LocalAws) -> dict[str, str]:
-    """Names people know the world's accounts and services by."""
+    """Names people know the world's accounts, services and endpoints by."""
     world = aws.world
     names = {account.id: account.name for account in world.accounts.values()}
     names.update({service.id: service.name for service in world.services.values()})
+    names.update({endpoint.id: endpoint.name for endpoint in world.endpoints.values()})
     return names
