@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 from sam_template import actions, functions, load, resources, stack_resolver, statements
 
 from acceptor_tools.replay.intrinsics import Resolver
+from helpers.aws import is_mutating_ec2
 
 pytestmark = pytest.mark.disable_socket
 
 SLOTS = 20
-# EC2 writes: accepting/rejecting connections, security-group changes, creating, deleting,
-# modifying anything. None of them may be granted on "*".
-MUTATING_EC2 = (
-    "ec2:Accept*",
-    "ec2:Reject*",
-    "ec2:Create*",
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Authorize*",
-    "ec2:Revoke*",
-    "ec2:*SecurityGroup*",
-)
 DECIDE_ACTIONS = {"ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"}
 SERVICE_ARN = re.compile(
     r"^arn:\$\{AWS::Partition\}:ec2:\$\{AWS::Region\}:\$\{AWS::AccountId\}"
@@ -42,14 +30,6 @@ def template() -> dict[str, Any]:
     return load()
 
 
-def _is_mutating_ec2(action: str) -> bool:
-    if action in {"*", "ec2:*"}:
-        return True
-    if action.startswith("ec2:Describe") or action.startswith("ec2:Get"):
-        return False
-    return any(fnmatchcase(action, pattern) for pattern in MUTATING_EC2)
-
-
 def _on_everything(statement: dict[str, Any]) -> bool:
     resource = statement["Resource"]
     return "*" in (resource if isinstance(resource, list) else [resource])
@@ -62,7 +42,7 @@ def test_no_function_may_change_ec2_on_every_resource(template: dict[str, Any]) 
         for statement in statements(template, function)
         if _on_everything(statement)
         for action in actions(statement)
-        if _is_mutating_ec2(action)
+        if is_mutating_ec2(action)
     ]
 
     assert granted == []

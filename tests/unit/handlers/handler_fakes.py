@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,19 +15,6 @@ from acceptor.decision.connection import Connection
 from acceptor.decision.gather import ConsumerFacts
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "privatelink-acceptor-DecideFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:999988887777:function:privatelink-acceptor-DecideFunction"
-    )
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def write_policy(folder: Path, text: str) -> str:

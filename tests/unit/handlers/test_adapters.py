@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
@@ -22,17 +21,14 @@ from acceptor.aws.errors import AccessDenied, AwsError, NotFound, Throttled, tra
 from acceptor.aws.organizations import OrganizationsReader
 from acceptor.contract import RequestedDetail, requested
 from acceptor.decision.gather import NO_CONSUMER_ROLE, NO_ORGANIZATIONS_ACCESS
+from helpers.aws import fake_session
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
 
 
 def clients() -> AwsClients:
-    return AwsClients(
-        boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        )
-    )
+    return AwsClients(fake_session())
 
 
 @pytest.fixture
@@ -562,9 +558,7 @@ def test_the_partition_of_a_region_comes_from_botocore(region: str, partition: s
 def test_a_consumer_role_in_an_isolated_region_is_named_in_its_partition() -> None:
     # Given clients in us-iso-east-1 that record the role they are asked to assume
     roles = RoleClients({"arn:aws-iso:iam::111122223333:role/Read": clients()})
-    roles._session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-iso-east-1"
-    )
+    roles._session = fake_session("us-iso-east-1")
     reader = ConsumerReader(roles, "Read", None)
 
     # When the consumer role is assumed

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handler_fakes import LambdaContext
 from pydantic import ValidationError
 
 from acceptor.handlers import decide, ingest, reconcile
 from acceptor.notification import UnparseableNotification
 from acceptor.policy.errors import PolicyValidationError
+from helpers.aws import LambdaContext
 
 EVENTS = Path(__file__).parents[3] / "events"
 
