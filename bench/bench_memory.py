@@ -42,7 +42,7 @@ RUNS = int(os.environ.get("BENCH_MEMORY_RUNS", "5"))
 GOAL_MB = 256
 PROVIDER = "999988887777"
 REGION = "us-east-1"
-RUN_TIMEOUT_SECONDS = 600
+RUN_TIMEOUT_SECONDS = 1800
 
 # Accept production accounts, reject sandboxes, hold the rest: every decision needs the tags.
 POLICY = """\
