@@ -74,7 +74,8 @@ check-template: $(STAMP)
 
 # Builds into the ignored .aws-sam/check/ (not .aws-sam/build/, which `sam deploy` would pick
 # up), which also bundles and validates the policy (tools/policy_layer/Makefile), then checks
-# that every function artifact holds the acceptor package and no test or local tooling code.
+# that every function artifact holds the acceptor package, compiled for python3.13
+# (functions/Makefile), and no test or local tooling code.
 # --cached (its index lives beside the build folder) is for speed here only: builds for a
 # deploy (samconfig.toml) are never cached, so they always re-validate the policy.
 sam-build: $(STAMP)
@@ -95,6 +96,12 @@ sam-build: $(STAMP)
 	    test ! -e "$$function/$$unwanted" \
 	      || { echo "$$function: the artifact holds $$unwanted"; exit 1; }; \
 	  done; \
+	  uncompiled=$$(cd "$$function" && find acceptor -name '*.py' | while read -r source; do \
+	    name=$$(basename "$$source" .py); \
+	    test -f "$$(dirname "$$source")/__pycache__/$$name.cpython-313.pyc" || echo "$$source"; \
+	  done); \
+	  test -z "$$uncompiled" \
+	    || { echo "$$function: no python3.13 bytecode for:" $$uncompiled; exit 1; }; \
 	done; \
 	ls $(CHECK_BUILD)/build/PolicyLayer/policies/*.* >/dev/null \
 	  || { echo "PolicyLayer: no policy files in the artifact"; exit 1; }; \

@@ -1,12 +1,12 @@
 """Tolerant reading of an endpoint service's connection notification (an SNS message body).
 
-AWS does not document the body of these messages (DESIGN.md), so the message is only a trigger:
-we pull out the endpoint ID (required), the service ID, the consumer account, the state and the
-event type when they are there, and Ingest re-reads the truth with
-DescribeVpcEndpointConnections. Known key names are read first, at any depth of a JSON body;
-then any `vpce-svc-…` / `vpce-…` IDs found anywhere in the message. Two different candidates for
-the same fact are never resolved by guessing: for the endpoint ID that makes the message
-unparseable, for the other facts they are left unknown.
+AWS does not document the body of these messages (docs/architecture.md, "Notification parsing"),
+so the message is only a trigger: we pull out the endpoint ID (required), the service ID, the
+consumer account, the state and the event type when they are there, and Ingest re-reads the
+truth with DescribeVpcEndpointConnections. Known key names are read first, at any depth of a JSON
+body; then any `vpce-svc-…` / `vpce-…` IDs found anywhere in the message. Two different
+candidates for the same fact are never resolved by guessing: for the endpoint ID that makes the
+message unparseable, for the other facts they are left unknown.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from acceptor.managed import MANAGED_TAG, MANAGED_VALUE
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import FaultRule, LocalAws
 from acceptor_tools.local_aws.world import load_world
+from helpers.aws import is_mutating_ec2
 from integration.handlers.handlers_stack import (
     CONSUMER_ROLE,
     DECISION_TABLE,
@@ -159,32 +160,6 @@ EXPECTED_AT_LEAST = {
         "dynamodb:UpdateItem",
     },
 }
-
-MUTATING_EC2 = (
-    "ec2:Accept*",
-    "ec2:Reject*",
-    "ec2:Create*",
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Authorize*",
-    "ec2:Revoke*",
-)
-# A granted pattern such as `ec2:*` or `ec2:*Vpc*` is mutating when it covers one of these.
-MUTATIONS = (
-    "ec2:AcceptVpcEndpointConnections",
-    "ec2:RejectVpcEndpointConnections",
-    "ec2:CreateTags",
-    "ec2:DeleteVpcEndpoints",
-    "ec2:ModifyVpcEndpointServicePermissions",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:RevokeSecurityGroupIngress",
-)
-
-
-def mutating(action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action, m) for m in MUTATING_EC2) or any(
-        fnmatch.fnmatchcase(m, action) for m in MUTATIONS
-    )
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +354,7 @@ def test_no_mutating_ec2_action_is_granted_on_everything(
         for grant in statements_of(template, function)
         if "*" in grant.resources
         for action in grant.actions
-        if mutating(action)
+        if is_mutating_ec2(action)
     ]
 
     assert wide == []

@@ -108,6 +108,21 @@ def test_powertools_metrics_land_where_the_dashboard_and_alarms_look(
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_is_built_by_the_makefile_that_ships_bytecode_for_its_architecture(
+    template: dict[str, Any], function: str
+) -> None:
+    metadata = template["Resources"][function]["Metadata"]
+    makefile = (ROOT / "functions" / "Makefile").read_text()
+
+    assert metadata["BuildMethod"] == "makefile"
+    assert function in makefile.split("FUNCTIONS :=", 1)[1].splitlines()[0].split()
+    assert "--invalidation-mode unchecked-hash" in makefile
+    assert metadata["BuildArchitecture"] == "arm64"
+    assert function_property(template, function, "Architectures") == ["arm64"]
+    assert "PLATFORM ?= manylinux2014_aarch64" in makefile
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_function_reads_the_policy_from_the_bundled_layer(
     template: dict[str, Any], function: str
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,10 @@ from sam_template import (
     statements,
 )
 
+from helpers.aws import is_mutating_ec2
+
 pytestmark = pytest.mark.disable_socket
 
-# EC2 writes: accepting/rejecting connections, security-group changes, creating, deleting,
-# modifying anything. None of them may be granted on "*".
-MUTATING_EC2 = (
-    "ec2:Accept*",
-    "ec2:Reject*",
-    "ec2:Create*",
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Authorize*",
-    "ec2:Revoke*",
-    "ec2:*SecurityGroup*",
-)
 DECIDE_ACTIONS = {"ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"}
 NOTIFICATION_WRITES = {
     "ec2:CreateVpcEndpointConnectionNotification",
@@ -54,14 +43,6 @@ def template() -> dict[str, Any]:
     return load()
 
 
-def _is_mutating_ec2(action: str) -> bool:
-    if action in {"*", "ec2:*"}:
-        return True
-    if action.startswith("ec2:Describe") or action.startswith("ec2:Get"):
-        return False
-    return any(fnmatchcase(action, pattern) for pattern in MUTATING_EC2)
-
-
 def _on_everything(statement: dict[str, Any]) -> bool:
     resource = statement["Resource"]
     return "*" in (resource if isinstance(resource, list) else [resource])
@@ -74,7 +55,7 @@ def test_no_function_may_change_ec2_on_every_resource(template: dict[str, Any]) 
         for statement in statements(template, function)
         if _on_everything(statement)
         for action in actions(statement)
-        if _is_mutating_ec2(action)
+        if is_mutating_ec2(action)
     ]
 
     assert granted == []
@@ -152,7 +133,7 @@ def test_nothing_mutating_on_every_endpoint_service_without_a_condition(
         if "Condition" not in statement
         and any("vpc-endpoint-service/*" in str(r) for r in _listed(statement["Resource"]))
         for action in actions(statement)
-        if _is_mutating_ec2(action)
+        if is_mutating_ec2(action)
     ]
 
     assert loose == []

@@ -3,9 +3,10 @@ and the service's load balancers (the record of which rules we created is
 `acceptor.aws.rule_records`; the `Security Groups Updated` event goes through `acceptor.aws.bus`).
 
 Adapters for `acceptor.security_groups.ports`. `ClientError` codes become the domain errors of
-`acceptor.security_groups.model` through tables; "already done" codes are success; any other
-code propagates unchanged (throttling that outlasted botocore's standard retries, an outage), so
-the function fails and its event is retried or dead-lettered.
+`acceptor.aws.errors` (the one table), and those the errors of `acceptor.security_groups.model`;
+"already done" errors are success; any other propagates as its `AwsError` (throttling that
+outlasted botocore's standard retries, an outage), so the function fails and its event is
+retried or dead-lettered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from botocore.exceptions import ClientError
 
 from acceptor.aws.consumer import ConsumerReader, ConsumerRoleUnavailable
 from acceptor.aws.ec2 import ProviderEc2
+from acceptor.aws.errors import (
+    AccessDenied,
+    AlreadyGone,
+    AwsError,
+    Duplicate,
+    LimitExceeded,
+    NotFound,
+    kind_of,
+    translate,
+)
 from acceptor.security_groups.marking import rule_description, rule_tags
 from acceptor.security_groups.model import (
     PROTOCOL,
@@ -39,46 +50,40 @@ from acceptor.security_groups.sources import normalised
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-# ClientError code -> domain error, for calls that change or read one group.
-GROUP_ERRORS: dict[str, type[SecurityGroupError]] = {
-    "InvalidGroup.NotFound": GroupNotFound,
-    "InvalidGroupId.NotFound": GroupNotFound,
-    "InvalidGroupId.Malformed": GroupNotFound,
-    "UnauthorizedOperation": GroupAccessDenied,
-    "AccessDenied": GroupAccessDenied,
-    "AccessDeniedException": GroupAccessDenied,
-    "RulesPerSecurityGroupLimitExceeded": RuleLimitExceeded,
-    "SecurityGroupRuleLimitExceeded": RuleLimitExceeded,
+# The security-group model's error for each kind of AWS error (acceptor.aws.errors holds the one
+# table of codes), for calls that change or read one group.
+ON_GROUP: dict[type[AwsError], type[SecurityGroupError]] = {
+    NotFound: GroupNotFound,
+    AccessDenied: GroupAccessDenied,
+    LimitExceeded: RuleLimitExceeded,
 }
 # For reads of the consumer's endpoint and VPC: a denial there means the consumer role cannot
 # tell us anything, which is the "consumer facts unknown" case, not a broken group.
-CONSUMER_READ_ERRORS: dict[str, type[SecurityGroupError]] = {
-    "InvalidVpcEndpointId.NotFound": EndpointNotFound,
-    "InvalidVpcEndpointId.Malformed": EndpointNotFound,
-    "InvalidVpcID.NotFound": EndpointNotFound,
-    "UnauthorizedOperation": ConsumerUnavailable,
-    "AccessDenied": ConsumerUnavailable,
-    "AccessDeniedException": ConsumerUnavailable,
+ON_CONSUMER_READ: dict[type[AwsError], type[SecurityGroupError]] = {
+    NotFound: EndpointNotFound,
+    AccessDenied: ConsumerUnavailable,
 }
-DUPLICATE = frozenset({"InvalidPermission.Duplicate"})
-ALREADY_GONE = frozenset({"InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound"})
 ENFORCEMENT: dict[str, Enforcement] = {"on": "on", "off": "off"}
 
 
-def error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
-
-
-def translate(
-    err: ClientError, what: str, table: Mapping[str, type[SecurityGroupError]], group_id: str | None
+def domain_error(
+    err: ClientError,
+    what: str,
+    kinds: Mapping[type[AwsError], type[SecurityGroupError]],
+    group_id: str | None,
 ) -> Exception:
-    """The domain error for `err`, or `err` itself when its code is not in `table`."""
-    code = error_code(err)
-    kind = table.get(code)
+    """The security-group error for `err`, or the translated `AwsError` when its kind has none
+    (throttling that outlasted botocore's retries, an outage: the function fails and retries)."""
+    error = translate(err, what)
+    kind = kinds.get(type(error))
     if kind is None:
-        return err
+        return error
     message = err.response.get("Error", {}).get("Message", "")
-    return kind(f"{what}: {code}: {message}", group_id=group_id)
+    return kind(f"{what}: {error.code}: {message}", group_id=group_id)
+
+
+def _is(err: ClientError, kind: type[AwsError]) -> bool:
+    return kind_of(str(err.response.get("Error", {}).get("Code", ""))) is kind
 
 
 class Ec2SecurityGroups:
@@ -104,7 +109,7 @@ class Ec2SecurityGroups:
                     if not item.get("IsEgress", False)
                 )
         except ClientError as err:
-            raise translate(err, f"describing {group_id}", GROUP_ERRORS, group_id) from err
+            raise domain_error(err, f"describing {group_id}", ON_GROUP, group_id) from err
         return tuple(rules)
 
     def interfaces_using(self, group_id: str) -> tuple[str, ...]:
@@ -118,7 +123,7 @@ class Ec2SecurityGroups:
                     eni["NetworkInterfaceId"] for eni in page.get("NetworkInterfaces", [])
                 )
         except ClientError as err:
-            raise translate(err, f"listing users of {group_id}", GROUP_ERRORS, group_id) from err
+            raise domain_error(err, f"listing users of {group_id}", ON_GROUP, group_id) from err
         return tuple(sorted(interfaces))
 
     def authorize(
@@ -136,18 +141,18 @@ class Ec2SecurityGroups:
                 created=self._authorize(group_id, permissions, endpoint_id, claim)
             )
         except ClientError as err:
-            if error_code(err) not in DUPLICATE:
-                raise translate(err, f"adding rules to {group_id}", GROUP_ERRORS, group_id) from err
+            if not _is(err, Duplicate):
+                raise domain_error(err, f"adding rules to {group_id}", ON_GROUP, group_id) from err
         created: dict[Permission, str] = {}
         duplicates: list[Permission] = []
         for permission in permissions:
             try:
                 created.update(self._authorize(group_id, [permission], endpoint_id, claim))
             except ClientError as err:
-                if error_code(err) in DUPLICATE:
+                if _is(err, Duplicate):
                     duplicates.append(permission)
                     continue
-                raise translate(err, f"adding rules to {group_id}", GROUP_ERRORS, group_id) from err
+                raise domain_error(err, f"adding rules to {group_id}", ON_GROUP, group_id) from err
         return AuthorizeResult(created=created, duplicates=tuple(duplicates))
 
     def _authorize(
@@ -197,9 +202,9 @@ class Ec2SecurityGroups:
             )
             return RevokeResult(revoked=tuple(rule_ids))
         except ClientError as err:
-            if error_code(err) not in ALREADY_GONE:
-                raise translate(
-                    err, f"removing rules of {group_id}", GROUP_ERRORS, group_id
+            if not _is(err, AlreadyGone):
+                raise domain_error(
+                    err, f"removing rules of {group_id}", ON_GROUP, group_id
                 ) from err
         # One unknown ID fails the whole call: find out which, one at a time.
         revoked: list[str] = []
@@ -211,10 +216,10 @@ class Ec2SecurityGroups:
                 )
                 revoked.append(rule_id)
             except ClientError as err:
-                if error_code(err) in ALREADY_GONE:
+                if _is(err, AlreadyGone):
                     gone.append(rule_id)
                     continue
-                raise translate(err, f"removing {rule_id}", GROUP_ERRORS, group_id) from err
+                raise domain_error(err, f"removing {rule_id}", ON_GROUP, group_id) from err
         return RevokeResult(revoked=tuple(revoked), already_gone=tuple(gone))
 
 
@@ -242,7 +247,7 @@ class ConsumerSecurityGroups(Ec2SecurityGroups):
             found = self._ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
         except ClientError as err:
             what = f"reading endpoint {endpoint_id} in the consumer account"
-            raise translate(err, what, CONSUMER_READ_ERRORS, None) from err
+            raise domain_error(err, what, ON_CONSUMER_READ, None) from err
         if not found:
             raise EndpointNotFound(f"endpoint {endpoint_id} is not in the consumer account")
         item = found[0]
@@ -260,7 +265,7 @@ class ConsumerSecurityGroups(Ec2SecurityGroups):
             vpcs = self._ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
         except ClientError as err:
             what = f"reading VPC {vpc_id} in the consumer account"
-            raise translate(err, what, CONSUMER_READ_ERRORS, None) from err
+            raise domain_error(err, what, ON_CONSUMER_READ, None) from err
         cidrs: list[str] = []
         for vpc in vpcs:
             cidrs.extend(
@@ -298,7 +303,7 @@ class ProviderSecurityGroups(Ec2SecurityGroups):
             found = self._elbv2.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]
         except ClientError as err:
             what = f"reading the load balancers of {service_id}"
-            raise translate(err, what, GROUP_ERRORS, None) from err
+            raise domain_error(err, what, ON_GROUP, None) from err
         return tuple(
             LoadBalancer(
                 arn=lb["LoadBalancerArn"],

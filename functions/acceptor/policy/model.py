@@ -1,4 +1,4 @@
-"""The shape of a version 1 policy file (DESIGN.md, "Policy language").
+"""The shape of a version 1 policy file (docs/policy.md).
 
 This module checks one file at a time. Checks across files (duplicate rule names, unknown
 channels) live in the loader, which also maps every error back to `path:line`.

@@ -3,9 +3,7 @@ implement the ports of `acceptor.flows.decide.ports`, so flows take them as they
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,19 +18,6 @@ from acceptor.decision.records import RevocationNotice
 from acceptor.flows.decide import ports
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "privatelink-acceptor-DecideFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:999988887777:function:privatelink-acceptor-DecideFunction"
-    )
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def write_policy(folder: Path, text: str) -> str:

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handler_fakes import LambdaContext
 
 from acceptor.handlers import decide, ingest, reconcile
 from acceptor.notification import UnparseableNotification
 from acceptor.policy.errors import PolicyValidationError
+from helpers.aws import LambdaContext
 
 EVENTS = Path(__file__).parents[3] / "events"
 

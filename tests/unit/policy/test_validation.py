@@ -1,7 +1,8 @@
 """Every way a policy can be invalid gives `path:line: message`, with the fix, and nothing loads.
 
-One fixture file per case in tests/fixtures/policies/invalid/ (the cases of DESIGN.md's
-"Validation fails ..." and a few more); cases across files live in its subfolders.
+One fixture file per case in tests/fixtures/policies/invalid/ (the cases of docs/policy.md,
+"Common mistakes and the errors they give", and a few more); cases across files live in its
+subfolders.
 """
 
 from __future__ import annotations
