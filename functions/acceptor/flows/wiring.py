@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -13,11 +14,15 @@ from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
 from acceptor.aws.organizations import OrganizationsReader
+from acceptor.aws.rule_records import RuleRecordTable
+from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
 from acceptor.flows.decide import DecideDeps
+from acceptor.flows.security_groups import Home, SecurityGroupsDeps
 from acceptor.flows.telemetry import ERRORS, count, logger
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import cached_policy
 from acceptor.policy.policy_set import PolicySet
+from acceptor.security_groups.ports import Adapters
 from acceptor.settings import Settings
 
 
@@ -86,3 +91,53 @@ def decide_deps(
         managed=frozenset(settings.managed_services),
         remaining_ms=remaining_ms,
     )
+
+
+class MissingRuleTable(RuntimeError):
+    """Without the rule table, rules SecurityGroups adds could never be told from others' and
+    removed: it refuses to run."""
+
+
+SECURITY_GROUPS_SESSION = "privatelink-acceptor-security-groups"
+
+
+def security_groups_deps(
+    settings: Settings, clients: AwsClients, function_arn: str
+) -> SecurityGroupsDeps:
+    """Built per invocation: consumer-role sessions last 15 minutes, environments much longer
+    (the boto3 clients behind them are cached by `clients`)."""
+    if settings.security_group_rule_table is None:
+        raise MissingRuleTable(
+            "SECURITY_GROUP_RULE_TABLE is not set: without it the rules this function adds "
+            "could never be removed, so it adds none"
+        )
+    account, region = home_of(function_arn)
+    reader = ConsumerReader(
+        clients,
+        settings.consumer_role_name,
+        settings.consumer_external_id,
+        session_name=SECURITY_GROUPS_SESSION,
+    )
+    return SecurityGroupsDeps(
+        adapters=Adapters(
+            provider=ProviderSecurityGroups(clients.ec2(), clients.client("elbv2")),
+            consumer=consumer_access(reader),
+            records=RuleRecordTable(clients.dynamodb(), settings.security_group_rule_table),
+            new_claim=lambda: uuid.uuid4().hex,
+        ),
+        bus=bus(settings, clients),
+        decision_log=None
+        if settings.decision_table is None
+        else DecisionLog(clients.dynamodb(), settings.decision_table),
+        home=Home(account, region),
+        clock=utc_now,
+        managed=frozenset(settings.managed_services),
+    )
+
+
+def home_of(function_arn: str) -> tuple[str, str]:
+    """A function's account and region, from its ARN (arn:aws:lambda:REGION:ACCOUNT:...)."""
+    parts = function_arn.split(":")
+    if len(parts) < 5 or not parts[3] or not parts[4]:
+        raise ValueError(f"not a Lambda function ARN: {function_arn!r}")
+    return parts[4], parts[3]
