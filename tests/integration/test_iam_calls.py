@@ -134,6 +134,7 @@ EXPECTED_AT_LEAST = {
         "ec2:RevokeSecurityGroupIngress",
         "sts:AssumeRole",
         "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",
@@ -282,12 +283,15 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
         stack.reconcile(sweep)
         stack.decide(stack.requested())
     _act_on(stack, stack.observed())  # security groups opened, people told
-    payments = aws.world.endpoints["payments-orders"]
-    aws.client("ec2", account=payments.account, region=payments.region).delete_vpc_endpoints(
-        VpcEndpointIds=[payments.id]
-    )
-    stack.ingest(stack.notifications())  # Delete notification: State Changed
-    _act_on(stack, stack.observed())  # what was opened for it closed, people told
+    # payments-orders and payments-reports share the payments VPC's CIDR, so one NLB rule
+    # serves both: it is released with the first deletion and revoked with the second.
+    for name in ("payments-orders", "payments-reports"):
+        payments = aws.world.endpoints[name]
+        aws.client("ec2", account=payments.account, region=payments.region).delete_vpc_endpoints(
+            VpcEndpointIds=[payments.id]
+        )
+        stack.ingest(stack.notifications())  # Delete notification: State Changed
+        _act_on(stack, stack.observed())  # what was opened for it closed, people told
     for name in ("cloudtrail-accept-by-console-user.json", "cloudtrail-accept-by-acceptor.json"):
         stack.notify(json.loads((EVENTS / name).read_text()))  # manual override, and not one
     stack.environment(MANAGED_SERVICE_IDS="")
