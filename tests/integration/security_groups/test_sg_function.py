@@ -49,7 +49,7 @@ def holders(group_id: str) -> dict[str, set[str]]:
     }
 
 
-def SHARED_OPT_IN(world: SgWorld) -> dict[str, Any]:  # noqa: N802 - reads as a constant
+def shared_opt_in(world: SgWorld) -> dict[str, Any]:
     return {
         "consumer_endpoint": {"ports": [443], "allow_shared_groups": True},
         "provider": {"group": world.nlb_group, "ports": [443]},
@@ -234,7 +234,7 @@ def test_a_shared_group_is_patched_with_opt_in_and_reported_as_shared(
     other = world.consumer_ec2.create_network_interface(
         SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
     )["NetworkInterface"]["NetworkInterfaceId"]
-    event = world.decided(security_groups=SHARED_OPT_IN(world))
+    event = world.decided(security_groups=shared_opt_in(world))
 
     result = invoke(event)
 
@@ -447,7 +447,7 @@ def test_every_call_is_one_the_roles_grant(world: SgWorld, invoke: Invoke) -> No
     )
 
     # When: every path that reaches AWS runs (add, re-delivery, dry run, shared group, removal)
-    event = world.decided(security_groups=SHARED_OPT_IN(world))
+    event = world.decided(security_groups=shared_opt_in(world))
     invoke(event)
     invoke(event)
     invoke(world.decided("security-groups-decided-accept-dry-run.json"))
