@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from acceptor.aws.clients import use_clients
-from acceptor.handlers import notify
+from acceptor.flows import wiring
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import FaultRule, LocalAws
 from integration.handlers.handlers_stack import (
@@ -241,11 +241,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, capture: CaptureServer) -
                 _webhook_urls(stack, capture)
                 _every_path(stack, aws)
                 calls.extend(stack.calls)
-                notify.dependencies.cache_clear()
+                wiring.notify_deps.cache_clear()
     finally:
         use_clients(None)
         cached_policy.cache_clear()
-        notify.dependencies.cache_clear()
+        wiring.notify_deps.cache_clear()
         patch.undo()
     return calls
 
