@@ -227,7 +227,8 @@ def _verify(
     """The request built from re-read facts only, or why the event is not borne out."""
     if operation == "remove":
         refusal = verify_gone(hint.endpoint_id, connection)
-        if refusal is not None:
+        # A dry run may plan the removal a (dry-run) reject would make: it changes nothing.
+        if refusal is not None and not hint.dry_run:
             if connection is not None and connection.state == "deleting":
                 raise ConnectionStillEnding(refusal.reason)
             return refusal

@@ -203,3 +203,19 @@ def test_a_connection_the_re_read_shows_deleted_has_its_rules_removed(
     assert result["status"] == "done"
     assert stage.provider.ingress_rules(NLB_GROUP) == ()
     assert stage.consumer.ingress_rules(ENDPOINT_GROUP) == ()
+
+
+def test_a_dry_run_reject_plans_the_removal_of_a_live_connection_and_changes_nothing(
+    stage: Any, run: Run, policy: PolicySet
+) -> None:
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+    run(forged(policy_hash=policy.version_hash))
+    before = stage.provider.ingress_rules(NLB_GROUP)
+    event = json.loads((EVENTS / "security-groups-decided-revocation.json").read_text())
+    event["detail"].update(dry_run=True, action={"type": "reject", "result": "dry-run"})
+
+    result = run(event)
+
+    assert result["status"] == "planned"
+    assert {g["status"] for g in result["groups"]} == {"planned"}
+    assert stage.provider.ingress_rules(NLB_GROUP) == before
