@@ -266,9 +266,11 @@ def _add_to_group(
             )
         records = work.adapters.records
         if record is not None:
-            unrecorded = [rid for rid in plan.ours.values() if rid not in record.rule_ids]
-            for rule_id in unrecorded:
+            # Held again on every delivery (idempotent): this also gives a rule recorded before
+            # holder items existed its item, so that other connections can join it.
+            for rule_id in plan.ours.values():
                 records.hold(group_id, rule_id, r.endpoint_id, created=True)
+            unrecorded = [rid for rid in plan.ours.values() if rid not in record.rule_ids]
             if unrecorded:
                 records.remember(record, unrecorded)
         # A rule of ours that another connection needed first (the same CIDR and port: every

@@ -439,3 +439,22 @@ def test_the_provider_group_reports_the_rules_it_uses_after_an_add(accepted: Any
     report = add_rules(request(), accepted.adapters())
 
     assert by_group(report)[NLB_GROUP].rules_used == 2
+
+
+def test_a_rule_recorded_before_holders_were_kept_gets_them_on_redelivery(world: Any) -> None:
+    # Given a rule recorded for one connection by an older version (no holder item)
+    world.provider.add_group(NLB_GROUP)
+    connect(world, ENDPOINT)
+    add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    world.records.holding.clear()
+
+    # When its accept is delivered again, and a second connection needs the same rule
+    add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    connect(world, OTHERS[0])
+    add_rules(request(endpoint_id=OTHERS[0], spec=PROVIDER_ONLY), world.adapters())
+
+    # Then both hold it, and the first one's end leaves it for the second
+    (rule,) = world.provider.ingress_rules(NLB_GROUP)
+    assert world.records.holders(NLB_GROUP, rule.rule_id) == {ENDPOINT, OTHERS[0]}
+    end(world, ENDPOINT)
+    assert world.provider.ingress_rules(NLB_GROUP) == (rule,)
