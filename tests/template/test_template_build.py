@@ -31,6 +31,17 @@ INVALID = (
 )
 
 
+# A test of VALID (default hold) that expects accept: it fails at line 1.
+FAILING_TEST = (
+    "- name: everyone is accepted\n"
+    "  facts: {service_id: vpce-svc-0123456789abcdef0, account: '111122223333'}\n"
+    "  expect: accept\n"
+)
+PASSING_TEST = FAILING_TEST.replace("everyone is accepted", "everyone is held").replace(
+    "expect: accept", "expect: hold"
+)
+
+
 def _bundle(source: Path, artifacts: Path) -> subprocess.CompletedProcess[str]:
     """The layer build as `sam build` runs it: in a copy of policies/, with ARTIFACTS_DIR."""
     return subprocess.run(
@@ -110,6 +121,47 @@ def test_an_empty_policy_folder_fails_the_bundling(tmp_path: Path) -> None:
     assert "policies: no policy files" in result.stderr
 
 
+def test_bundling_runs_the_policy_tests_and_says_how_many_passed(tmp_path: Path) -> None:
+    source = _policies(tmp_path, {"acceptor.yaml": VALID, "tests/acceptor.yaml": PASSING_TEST})
+
+    result = _bundle(source, tmp_path / "artifacts")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 policy test passed" in result.stdout
+    shipped = tmp_path / "artifacts" / "policies"
+    assert sorted(p.name for p in shipped.iterdir()) == ["acceptor.yaml"]
+
+
+def test_a_failing_policy_test_fails_the_bundling_naming_file_line_and_test(
+    tmp_path: Path,
+) -> None:
+    source = _policies(tmp_path, {"acceptor.yaml": VALID, "tests/acceptor.yaml": FAILING_TEST})
+
+    result = _bundle(source, tmp_path / "artifacts")
+
+    assert result.returncode != 0
+    assert (
+        "policies/tests/acceptor.yaml:1: test everyone is accepted: want accept, got hold ("
+        in result.stderr
+    )
+    assert "1 of 1 policy test failed: nothing was bundled" in result.stderr
+    assert not (tmp_path / "artifacts" / "policies").exists()
+
+
+def test_a_broken_policy_test_file_fails_the_bundling(tmp_path: Path) -> None:
+    source = _policies(
+        tmp_path, {"acceptor.yaml": VALID, "tests/acceptor.yaml": "- name: no facts\n"}
+    )
+
+    result = _bundle(source, tmp_path / "artifacts")
+
+    assert result.returncode != 0
+    assert "policies/tests/acceptor.yaml:1: test 'no facts': missing required key" in (
+        result.stderr
+    )
+    assert not (tmp_path / "artifacts" / "policies").exists()
+
+
 def _project(tmp_path: Path, policies: dict[str, str]) -> Path:
     """A copy of the project's template beside its own policies/ (code and tools linked)."""
     project = tmp_path / "project"
@@ -118,7 +170,7 @@ def _project(tmp_path: Path, policies: dict[str, str]) -> Path:
     for folder in ("functions", "tools"):
         (project / folder).symlink_to(ROOT / folder)
     for name, text in policies.items():
-        (project / "policies").mkdir(exist_ok=True)
+        (project / "policies" / name).parent.mkdir(parents=True, exist_ok=True)
         (project / "policies" / name).write_text(text)
     return project
 
@@ -157,3 +209,18 @@ def test_sam_build_puts_a_valid_policy_in_the_layer(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     layer = project / "build" / "PolicyLayer"
     assert sorted(p.name for p in (layer / "policies").iterdir()) == ["acceptor.yaml"]
+
+
+@pytest.mark.slow
+def test_sam_build_fails_on_a_failing_policy_test(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"acceptor.yaml": VALID, "tests/acceptor.yaml": FAILING_TEST})
+
+    result = _sam_build_policy_layer(project)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Build Failed" in output
+    assert "policies/tests/acceptor.yaml:1: test everyone is accepted: want accept, got hold" in (
+        output
+    )
+    assert not (project / "build" / "PolicyLayer" / "policies").exists()

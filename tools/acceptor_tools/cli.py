@@ -18,6 +18,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "check"): "acceptor_tools.policy_commands:check",
     ("policy", "explain"): "acceptor_tools.explain_command:explain",
     ("policy", "schema"): "acceptor_tools.policy_commands:schema",
+    ("policy", "test"): "acceptor_tools.policy_test_command:test_command",
     ("local-aws", "serve"): "acceptor_tools.local_aws.serve:serve_command",
     ("replay",): "acceptor_tools.replay.command:replay_command",
     ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
-    policy = groups.add_parser("policy", help="check, explain and describe policy files")
+    policy = groups.add_parser("policy", help="check, explain, test and describe policy files")
     policy_commands = policy.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
 
     check = policy_commands.add_parser(
@@ -56,11 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy file or folder (default: policies)",
     )
     explain.add_argument(
-        "--facts", required=True, metavar="FILE", help="facts file (JSON), or - for stdin"
+        "--facts",
+        required=True,
+        metavar="FILE",
+        help="facts file (JSON), or - for stdin; FILE.jsonl: one fact set per line",
     )
-    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (for FILE.jsonl: one decision record per line, as Decide writes it)",
+    )
 
-    policy_commands.add_parser("schema", help="print the JSON Schema of policy files")
+    test = policy_commands.add_parser(
+        "test",
+        help="run a policy's tests (PATH/tests/*.yaml); prints path:line for every failure",
+    )
+    test.add_argument(
+        "path",
+        nargs="?",
+        default="policies",
+        metavar="PATH",
+        help="a policy folder (its tests/ subfolder holds the tests), a tests folder, or one "
+        "test file (default: policies)",
+    )
+
+    schema = policy_commands.add_parser("schema", help="print the JSON Schema of policy files")
+    schema.add_argument(
+        "--tests", action="store_true", help="the JSON Schema of policy test files instead"
+    )
 
     diff = policy_commands.add_parser(
         "diff",

@@ -1,4 +1,4 @@
-"""`acceptor policy check` and `acceptor policy schema`.
+"""`acceptor policy check` and `acceptor policy schema [--tests]`.
 
 `check` prints one `path:line: message` line per problem on stdout (a summary line goes to
 stderr), exits 1 when the policy is invalid and 2 when a path does not exist.
@@ -14,6 +14,7 @@ from acceptor.policy.errors import PolicyValidationError
 from acceptor.policy.loader import load_policy
 from acceptor.policy.policy_set import PolicySet
 from acceptor.policy.schema import render_schema
+from acceptor_tools.policy_testing import render_test_schema
 
 
 def check(args: argparse.Namespace) -> int:
@@ -49,7 +50,10 @@ def summary(policy: PolicySet) -> str:
 
 
 def schema(args: argparse.Namespace) -> int:
-    sys.stdout.write(render_schema())
+    if args.tests:
+        sys.stdout.write(render_test_schema())
+    else:
+        sys.stdout.write(render_schema())
     return 0
 
 

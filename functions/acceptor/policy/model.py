@@ -59,6 +59,16 @@ ID_FORMS: dict[str, tuple[str, str]] = {
         r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         "a name of letters, digits, '-', '_' or '.' (at most 64 characters)",
     ),
+    # IAM principals a person acts as (root, a user, a role, a role's session) in any
+    # partition, or a Slack user ID (U... or W... for Enterprise Grid). IAM names and paths are
+    # letters, digits and +=,.@_- (IAM's own rule); a role ARN also matches its sessions.
+    "approver": (
+        r"^(?:arn:aws(?:-[a-z]+)*:(?:iam::[0-9]{12}:(?:root|(?:user|role)/(?:[A-Za-z0-9+=,.@_-]+/)*"
+        r"[A-Za-z0-9+=,.@_-]{1,128})|sts::[0-9]{12}:assumed-role/[A-Za-z0-9+=,.@_-]{1,64}/"
+        r"[A-Za-z0-9+=,.@_-]{2,64})|slack:[UW][A-Z0-9]{2,20})$",
+        "an IAM principal ARN (arn:aws:iam::123456789012:role/Name, user/Name, root, or "
+        "arn:aws:sts::123456789012:assumed-role/Name/session) or slack:USERID (slack:U0123ABCD)",
+    ),
 }
 
 # Error types of our own, so that the loader picks its messages by type, never by text.
@@ -111,6 +121,7 @@ SecurityGroupId = Annotated[str, IdForm("security_group")]
 OuId = Annotated[str, IdForm("ou")]
 Region = Annotated[str, IdForm("region")]
 Name = Annotated[str, IdForm("name")]
+Approver = Annotated[str, IdForm("approver")]
 
 
 def _check_service_ref(value: str) -> str:
@@ -334,6 +345,41 @@ class HoldSettings(_Strict):
     )
 
 
+OverLimitDecision = Literal["hold", "reject"]
+
+
+class Limits(_Strict):
+    """How many connections one consumer account may have to each service this file governs
+    (docs/policy.md, "limits")."""
+
+    per_account: Annotated[int, Field(strict=True, ge=1)] = Field(
+        description="connections one account may have to each governed service (pending or "
+        "available, the request itself included); at least 1"
+    )
+    over_limit: OverLimitDecision = Field(
+        default="hold",
+        description="the decision for a request the rules would accept but that is over the "
+        "limit: hold or reject",
+    )
+
+
+class Approval(_Strict):
+    """How a person's approval of a held request acts (docs/policy.md, "approval"). Read and
+    checked; nothing acts on it yet."""
+
+    approvers: Annotated[Annotated[list[Approver], Field(min_length=1)] | None, NotNull] = Field(
+        default=None,
+        description="who may approve: IAM principal ARNs (a role ARN also matches its "
+        "sessions) or slack:USERID; without it, anyone IAM lets call the approval URL",
+    )
+    security_groups: Annotated[SecurityGroups | None, NotNull] = Field(
+        default=None, description="opened when a person approves, as on an accept rule"
+    )
+    expires_after: Annotated[Duration | None, NotNull] = Field(
+        default=None, description="an approval not yet used lapses after this long, e.g. 14d"
+    )
+
+
 class _WebhookChannel(_Strict):
     """A channel whose URL is a secret: from Secrets Manager or an SSM SecureString."""
 
@@ -393,6 +439,12 @@ class PolicyFile(_Strict):
     )
     default: Decision = Field(default="hold", description="the decision when no rule matches")
     hold: HoldSettings = Field(default_factory=HoldSettings)
+    limits: Annotated[Limits | None, NotNull] = Field(
+        default=None, description="per consumer account, per governed service (optional)"
+    )
+    approval: Annotated[Approval | None, NotNull] = Field(
+        default=None, description="how a person's approval of a held request acts (optional)"
+    )
     revoke: Flag = Field(
         default=False,
         description="reject available connections the policy no longer allows (opt-in)",

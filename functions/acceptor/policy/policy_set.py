@@ -8,7 +8,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acceptor.policy.index import CompiledPolicy
 from acceptor.policy.model import Channel, PolicyFile
+
+# Optional keys added after version 1 shipped (docs/policy.md, "limits" and "approval").
+VERSION_1_ADDITIONS = ("limits", "approval")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,11 @@ class PolicyDocument:
 class PolicySet:
     documents: tuple[PolicyDocument, ...]
     version_hash: str
+    compiled: CompiledPolicy = field(init=False, repr=False, compare=False)
+    """The per-service lookup tables the evaluator reads (docs/architecture.md)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", CompiledPolicy(self.documents))
 
     @classmethod
     def from_documents(cls, documents: Iterable[PolicyDocument]) -> PolicySet:
@@ -45,7 +54,10 @@ def _hash(documents: tuple[PolicyDocument, ...]) -> str:
     """Hash of what the policy means, not how it is written: comments and layout do not count."""
     digest = hashlib.sha256()
     for document in documents:
-        content = document.model.model_dump(mode="json", exclude={"schema_ref"})
+        # Keys added within version 1 count only when written: a file that does not use them
+        # keeps the version it had (decision records and idempotency keys name it).
+        unused = {key for key in VERSION_1_ADDITIONS if getattr(document.model, key) is None}
+        content = document.model.model_dump(mode="json", exclude={"schema_ref", *unused})
         digest.update(Path(document.path).name.encode())
         digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()[:16]

@@ -105,6 +105,16 @@ CASES: dict[str, tuple[int, str]] = {
     "top-level-list.yaml": (1, "the top level must be a mapping"),
     "unknown-channel-type.yaml": (4, "notifications.ops: type 'pagerduty' is not supported"),
     "missing-decision.yaml": (4, "rule 'payments-prod': missing required key 'decision'"),
+    "negative-limit.yaml": (4, "limits.per_account: -1 is too small; the least allowed is 1"),
+    "unknown-over-limit.yaml": (
+        5,
+        "limits.over_limit: the text 'drop' is not allowed here; use 'hold' or 'reject'",
+    ),
+    "malformed-approver.yaml": (
+        6,
+        "approval.approvers[1]: 'arn:aws:iam::99998888777:role/NetworkAdmins' is not an IAM "
+        "principal ARN",
+    ),
 }
 
 
