@@ -51,8 +51,10 @@ ACCEPTED_PAYMENTS = (
     "payments VPC (IPv4 and IPv6); ops and the payments team are told"
 )
 NOTHING_OF_OURS = (
-    "SecurityGroups finds no rule of ours for payments-orders and removes nothing; Notify tells ops"
+    "SecurityGroups re-reads payments-orders: still pending, not gone, so nothing is removed; "
+    "Notify tells ops"
 )
+STILL_PENDING = "SecurityGroups re-reads payments-orders: still pending (the accept never happened)"
 SWEEP_OF_FIVE = (
     "three accept (443 opened for payments-orders; payments-reports' default group, shared "
     "with other interfaces, left alone and reported), one reject, one hold; everyone told"
@@ -60,11 +62,9 @@ SWEEP_OF_FIVE = (
 
 EXPECTED: dict[str, Outcome] = {
     "bus-decided-accept.json": Outcome(
-        "SecurityGroups opens 443 on payments-orders' endpoint group from the payments VPC; "
-        "Notify tells ops",
+        f"{STILL_PENDING}, so nothing is opened; Notify tells ops",
         calls=(GROUPS, NOTIFY),
         decisions=("accept",),
-        rules_changed=2,
         notified=1,
     ),
     "bus-decided-revocation-reported.json": Outcome(
@@ -165,11 +165,9 @@ EXPECTED: dict[str, Outcome] = {
         dead_letters=("IngestDeadLetterQueue",),
     ),
     "notify-decided-accept.json": Outcome(
-        "SecurityGroups opens 443 on payments-orders' endpoint group and on the orders NLB's "
-        "group; ops and the payments team are told",
+        f"{STILL_PENDING}, so nothing is opened; ops and the payments team are told",
         calls=(GROUPS, NOTIFY),
         decisions=("accept",),
-        rules_changed=4,
         notified=2,
     ),
     "notify-decided-hold.json": Outcome(
@@ -205,18 +203,23 @@ EXPECTED: dict[str, Outcome] = {
         notified=12,
     ),
     "security-groups-decided-accept-dry-run.json": Outcome(
-        "a dry run: SecurityGroups plans 443 on both groups and changes nothing; ops are told",
+        "a dry run decided by another policy (its hash is not the bundled policy's): "
+        "SecurityGroups plans nothing; ops are told",
         calls=(GROUPS, NOTIFY),
         decisions=("accept",),
-        untouched=2,
+        notified=1,
+    ),
+    "security-groups-decided-accept-forged.json": Outcome(
+        f"a forged accept asking for 22 and 3389 from anywhere: {STILL_PENDING}, so nothing "
+        "is opened; Notify tells ops",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
         notified=1,
     ),
     "security-groups-decided-accept.json": Outcome(
-        "SecurityGroups opens 443 from the payments VPC on payments-orders' endpoint group "
-        "and on the orders NLB's group; ops are told",
+        f"{STILL_PENDING}, so nothing is opened on either group; ops are told",
         calls=(GROUPS, NOTIFY),
         decisions=("accept",),
-        rules_changed=4,
         notified=1,
     ),
     "security-groups-decided-revocation.json": Outcome(

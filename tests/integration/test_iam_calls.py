@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from acceptor.aws.clients import use_clients
-from acceptor.handlers import notify
+from acceptor.flows import wiring
 from acceptor.managed import MANAGED_TAG, MANAGED_VALUE
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import FaultRule, LocalAws
@@ -145,6 +145,7 @@ EXPECTED_AT_LEAST = {
         "ec2:RevokeSecurityGroupIngress",
         "sts:AssumeRole",
         "dynamodb:Query",
+        "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",
@@ -225,11 +226,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, capture: CaptureServer) -
                 _webhook_urls(stack, capture)
                 _every_path(stack, aws)
                 calls.extend(stack.calls)
-                notify.dependencies.cache_clear()
+                wiring.notify_deps.cache_clear()
     finally:
         use_clients(None)
         cached_policy.cache_clear()
-        notify.dependencies.cache_clear()
+        wiring.notify_deps.cache_clear()
         patch.undo()
     return calls
 
@@ -267,12 +268,15 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
         stack.reconcile(sweep)
         stack.decide(stack.requested())
     _act_on(stack, stack.observed())  # security groups opened, people told
-    payments = aws.world.endpoints["payments-orders"]
-    aws.client("ec2", account=payments.account, region=payments.region).delete_vpc_endpoints(
-        VpcEndpointIds=[payments.id]
-    )
-    stack.ingest(stack.notifications())  # Delete notification: State Changed
-    _act_on(stack, stack.observed())  # what was opened for it closed, people told
+    # payments-orders and payments-reports share the payments VPC's CIDR, so one NLB rule
+    # serves both: it is released with the first deletion and revoked with the second.
+    for name in ("payments-orders", "payments-reports"):
+        payments = aws.world.endpoints[name]
+        aws.client("ec2", account=payments.account, region=payments.region).delete_vpc_endpoints(
+            VpcEndpointIds=[payments.id]
+        )
+        stack.ingest(stack.notifications())  # Delete notification: State Changed
+        _act_on(stack, stack.observed())  # what was opened for it closed, people told
     for name in ("cloudtrail-accept-by-console-user.json", "cloudtrail-accept-by-acceptor.json"):
         stack.notify(json.loads((EVENTS / name).read_text()))  # manual override, and not one
     stack.environment(MANAGED_SERVICE_IDS="")

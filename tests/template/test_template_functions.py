@@ -418,3 +418,16 @@ def test_tables_the_integration_tests_build_have_the_template_keys(
     declared = {key["KeyType"]: key["AttributeName"] for key in schema}
     partition, sort = KEYS[kind]
     assert declared == ({"HASH": partition, "RANGE": sort} if sort else {"HASH": partition})
+
+
+def test_the_rule_headroom_of_provider_groups_is_alarmed(template: dict[str, Any]) -> None:
+    (alarm,) = [
+        a
+        for a in _alarms(template)
+        if (a["Namespace"], a["MetricName"]) == ("PrivateLinkAcceptor", "ProviderGroupRuleHeadroom")
+    ]
+
+    assert alarm["Statistic"] == "Minimum"
+    assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert 0 < alarm["Threshold"] < 60
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "privatelink-acceptor"}]

@@ -343,3 +343,29 @@ def test_decide_may_read_and_delete_messages_of_its_own_queue_only(
         "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
     }
+
+
+def test_only_the_stacks_roles_that_put_events_may_put_acceptor_events(
+    template: dict[str, Any],
+) -> None:
+    # Given the roles that are granted events:PutEvents on the bus (SAM names a function's
+    # role <function>Role)
+    putting = {
+        f"{function}Role"
+        for function in functions(template)
+        for statement in statements(template, function)
+        if "events:PutEvents" in actions(statement)
+    }
+    (policy,) = resources(template, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+
+    # Then the bus denies privatelink-acceptor events to every other principal
+    assert policy["Properties"]["EventBusName"] == {"Ref": "EventBus"}
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert statement["Condition"]["StringEquals"] == {"events:source": "privatelink-acceptor"}
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert {ref["Fn::GetAtt"][0] for ref in allowed} == putting
+    assert all(ref["Fn::GetAtt"][1] == "Arn" for ref in allowed)

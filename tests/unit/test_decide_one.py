@@ -308,7 +308,9 @@ def test_decide_accept_carries_the_rules_channels_and_security_groups() -> None:
     assert decided.notify == ("audit", "ops")
     assert decided.security_groups is not None
     assert json.loads(decided.security_groups) == {
-        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False}
+        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False},
+        "max_cidrs": 5,
+        "allow_public_cidrs": False,
     }
 
 

@@ -110,7 +110,9 @@ def test_accept_carries_the_rules_security_groups_channels_and_cidrs() -> None:
     assert detail.decision == "accept"
     assert detail.rule == "payments"
     assert detail.security_groups == {
-        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False}
+        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False},
+        "max_cidrs": 5,
+        "allow_public_cidrs": False,
     }
     assert detail.notify == ["ops", "security"], "file channels first, each once"
     assert detail.vpc_id == "vpc-0abc1234def567890"

@@ -24,7 +24,9 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class RuleRecordTable:
-    """The rule table: one item per endpoint and group, holding the IDs of the rules we created.
+    """The rule table: one item per endpoint and group, holding the IDs of the rules it holds
+    (created, or joined: a rule of ours that another connection needed first), and one item per
+    rule listing its holders.
 
     Key: `endpoint_id` (partition), `group_id` (sort). Attributes: `side`, `owner_account`,
     `region`, `claim`, `rule_ids` (string set, absent when empty), `created_at`, `updated_at`.
@@ -110,6 +112,74 @@ class RuleRecordTable:
             if _code(err) != CONDITION_FAILED:
                 raise
 
+    # Holders: which connections a rule serves (docs/security-groups.md, "Shared rules"). One
+    # item per rule the acceptor created, beside the group records: partition `rule#<rule ID>`
+    # (never an endpoint ID, so `load` does not meet it), sort key the group, `holders` the
+    # endpoint IDs. Read strongly consistent, like the records.
+
+    def holders(self, group_id: str, rule_id: str) -> frozenset[str]:
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=_holder_key(group_id, rule_id),
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return frozenset()
+        return frozenset(item.get("holders", {}).get("SS", []))
+
+    def hold(self, group_id: str, rule_id: str, endpoint_id: str, *, created: bool) -> bool:
+        """Add `endpoint_id` to the rule's holders. A rule we just `created` gets its item; an
+        existing rule is joined only while its item exists (it is the acceptor's, and no
+        removal has let it go): False when it does not."""
+        condition = {} if created else {"ConditionExpression": "attribute_exists(holders)"}
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=_holder_key(group_id, rule_id),
+                UpdateExpression="ADD holders :e SET #updated = :now",
+                ExpressionAttributeNames={"#updated": "updated_at"},
+                ExpressionAttributeValues={
+                    ":e": {"SS": [endpoint_id]},
+                    ":now": {"S": self._clock().isoformat()},
+                },
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+            return False
+        return True
+
+    def release(self, group_id: str, rule_id: str, endpoint_id: str) -> None:
+        """Drop `endpoint_id` from the rule's holders; the item goes once nobody holds it."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=_holder_key(group_id, rule_id),
+                UpdateExpression="DELETE holders :e",
+                ConditionExpression="attribute_exists(holders)",
+                ExpressionAttributeValues={":e": {"SS": [endpoint_id]}},
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+        self.drop_rule(group_id, rule_id, only_if_unheld=True)
+
+    def drop_rule(self, group_id: str, rule_id: str, *, only_if_unheld: bool = False) -> None:
+        """Forget the rule's holders (it was revoked), or only when none is left."""
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(holders)"} if only_if_unheld else {}
+        )
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=_holder_key(group_id, rule_id),
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+
     def _values(self, record: GroupRecord) -> dict[str, Any]:
         return {
             ":side": {"S": record.side},
@@ -138,6 +208,13 @@ _SET_IF_ABSENT = (
 
 def _key(record: GroupRecord) -> dict[str, Any]:
     return {"endpoint_id": {"S": record.endpoint_id}, "group_id": {"S": record.group_id}}
+
+
+HOLDER_PREFIX = "rule#"
+
+
+def _holder_key(group_id: str, rule_id: str) -> dict[str, Any]:
+    return {"endpoint_id": {"S": f"{HOLDER_PREFIX}{rule_id}"}, "group_id": {"S": group_id}}
 
 
 def _record(item: Mapping[str, Any]) -> GroupRecord:

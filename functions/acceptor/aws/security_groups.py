@@ -28,6 +28,7 @@ from acceptor.aws.errors import (
     kind_of,
     translate,
 )
+from acceptor.decision.connection import Connection
 from acceptor.security_groups.marking import rule_description, rule_tags
 from acceptor.security_groups.model import (
     PROTOCOL,
@@ -315,11 +316,11 @@ class ProviderSecurityGroups(Ec2SecurityGroups):
             for lb in found
         )
 
-    def connection_state(self, service_id: str, endpoint_id: str) -> str | None:
-        """Through the shared provider adapter; its AWS errors propagate (worth a retry)."""
+    def connection(self, endpoint_id: str) -> Connection | None:
+        """Through the shared provider adapter, by endpoint ID alone: the service is what the
+        re-read says, never what an event named. Its AWS errors propagate (worth a retry)."""
         provider = ProviderEc2(self._ec2, self._ec2.meta.region_name)
-        connection = provider.connections(service_id, [endpoint_id]).get(endpoint_id)
-        return None if connection is None else connection.state
+        return provider.connections(None, [endpoint_id]).get(endpoint_id)
 
 
 def _cidr(value: str | None) -> str | None:

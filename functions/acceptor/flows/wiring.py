@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+)
+
+from acceptor.aws.account_names import AccountNames
 from acceptor.aws.bus import Bus
 from acceptor.aws.clients import AwsClients
 from acceptor.aws.consumer import ConsumerReader
@@ -16,13 +26,25 @@ from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
 from acceptor.aws.managed_services import EndpointServices
 from acceptor.aws.organizations import OrganizationsReader
+from acceptor.aws.rule_records import RuleRecordTable
+from acceptor.aws.secrets import WebhookUrls
+from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
+from acceptor.aws.sns_publish import SnsPublisher
+from acceptor.aws.webhook import WebhookPoster
 from acceptor.flows.decide import DecideDeps
 from acceptor.flows.managed import scan
+from acceptor.flows.notify import DEDUP_SECONDS, MissingIdempotencyTable, NotifyDeps
+from acceptor.flows.security_groups import Home, SecurityGroupsDeps
 from acceptor.flows.telemetry import ERRORS, count, logger
+from acceptor.notify.dispatch import Senders
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import cached_policy
 from acceptor.policy.policy_set import PolicySet
+from acceptor.security_groups.ports import Adapters
 from acceptor.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
 
 
 def policy(settings: Settings) -> PolicySet:
@@ -132,3 +154,113 @@ def decide_deps(
         managed=managed_services(settings, clients, requested),
         remaining_ms=remaining_ms,
     )
+
+
+class MissingRuleTable(RuntimeError):
+    """Without the rule table, rules SecurityGroups adds could never be told from others' and
+    removed: it refuses to run."""
+
+
+SECURITY_GROUPS_SESSION = "privatelink-acceptor-security-groups"
+
+
+def security_groups_deps(
+    settings: Settings, clients: AwsClients, function_arn: str
+) -> SecurityGroupsDeps:
+    """Built per invocation: consumer-role sessions last 15 minutes, environments much longer
+    (the boto3 clients behind them are cached by `clients`)."""
+    if settings.security_group_rule_table is None:
+        raise MissingRuleTable(
+            "SECURITY_GROUP_RULE_TABLE is not set: without it the rules this function adds "
+            "could never be removed, so it adds none"
+        )
+    account, region = home_of(function_arn)
+    reader = ConsumerReader(
+        clients,
+        settings.consumer_role_name,
+        settings.consumer_external_id,
+        session_name=SECURITY_GROUPS_SESSION,
+    )
+    return SecurityGroupsDeps(
+        adapters=Adapters(
+            provider=ProviderSecurityGroups(clients.ec2(), clients.client("elbv2")),
+            consumer=consumer_access(
+                reader,
+                ConsumerReader(
+                    clients,
+                    settings.consumer_write_role,
+                    settings.consumer_external_id,
+                    session_name=SECURITY_GROUPS_SESSION,
+                ),
+            ),
+            records=RuleRecordTable(clients.dynamodb(), settings.security_group_rule_table),
+            new_claim=lambda: uuid.uuid4().hex,
+        ),
+        bus=bus(settings, clients),
+        decision_log=None
+        if settings.decision_table is None
+        else DecisionLog(clients.dynamodb(), settings.decision_table),
+        home=Home(account, region),
+        clock=utc_now,
+        managed=lambda service_id: managed_services(settings, clients, (service_id,)),
+    )
+
+
+def home_of(function_arn: str) -> tuple[str, str]:
+    """A function's account and region, from its ARN (arn:aws:lambda:REGION:ACCOUNT:...)."""
+    parts = function_arn.split(":")
+    if len(parts) < 5 or not parts[3] or not parts[4]:
+        raise ValueError(f"not a Lambda function ARN: {function_arn!r}")
+    return parts[4], parts[3]
+
+
+# botocore logs every response body at DEBUG; in NotifyFunction those bodies include
+# GetSecretValue and GetParameter answers, i.e. webhook URLs. This logger stays at INFO there
+# whatever the application log level (Lambda's log-level control sets the root logger's).
+BODY_LOGGER = "botocore.parsers"
+NOTIFY_SESSION = "privatelink-acceptor-notify"
+
+
+@lru_cache(maxsize=4)
+def notify_deps(settings: Settings, clients: AwsClients) -> NotifyDeps:
+    """Built on the first invocation of an execution environment, then reused (URL cache)."""
+    if settings.idempotency_table is None:
+        raise MissingIdempotencyTable(
+            "IDEMPOTENCY_TABLE is not set: NotifyFunction needs it to post each channel once"
+        )
+    logging.getLogger(BODY_LOGGER).setLevel(logging.INFO)
+    if not settings.acceptor_role_arns:
+        logger.warning(
+            "ACCEPTOR_ROLE_ARNS is empty: every accept/reject call, the acceptor's own included, "
+            "will raise a manual-override alert"
+        )
+    return NotifyDeps(
+        senders=Senders(
+            urls=WebhookUrls(clients, ttl_seconds=settings.secret_cache_seconds),
+            post=WebhookPoster(timeout_seconds=settings.webhook_timeout_seconds),
+            publisher=SnsPublisher(clients),
+            default_topic_arn=settings.notification_topic_arn,
+        ),
+        account_names=AccountNames(_organizations(settings, clients)),
+        persistence=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=clients.dynamodb()
+        ),
+        idempotency=IdempotencyConfig(
+            event_key_jmespath="key",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=DEDUP_SECONDS,
+        ),
+    )
+
+
+def _organizations(
+    settings: Settings, clients: AwsClients
+) -> Callable[[], OrganizationsClient] | None:
+    if not settings.organizations_access:
+        return None
+    role_arn = settings.organizations_role_arn
+    if role_arn is None:
+        return clients.organizations
+    # Assumed afresh on each lookup that misses the name cache: the session lasts 15 minutes,
+    # the execution environment much longer.
+    return lambda: clients.assume_role(role_arn, session_name=NOTIFY_SESSION).organizations()

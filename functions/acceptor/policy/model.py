@@ -298,6 +298,16 @@ class SecurityGroups(_Strict):
 
     consumer_endpoint: Annotated[ConsumerEndpointGroups | None, NotNull] = None
     provider: Annotated[ProviderGroup | None, NotNull] = None
+    # docs/security-groups.md, "Which CIDRs": a consumer cannot fill a group's rule quota, and
+    # a public range is never opened by accident.
+    max_cidrs: Annotated[int, Field(strict=True, ge=1, le=50)] = Field(
+        default=5, description="at most this many consumer CIDR blocks per connection and group"
+    )
+    allow_public_cidrs: Flag = Field(
+        default=False,
+        description="also open public IPv4 blocks of the consumer VPC (private ranges only by "
+        "default)",
+    )
 
 
 class Rule(_Strict):

@@ -8,7 +8,7 @@ fails and is retried (fail closed: an error never opens anything wider, it opens
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from acceptor.policy.model import SecurityGroups
@@ -18,8 +18,10 @@ from acceptor.security_groups.model import (
     ConsumerEndpoint,
     ConsumerUnavailable,
     EndpointNotFound,
+    ExistingRule,
     GroupOutcome,
     GroupRecord,
+    Permission,
     Report,
     SecurityGroupError,
     Side,
@@ -48,15 +50,8 @@ def add_rules(request: Request, adapters: Adapters) -> Report:
     spec = request.spec or SecurityGroups()
     if spec.consumer_endpoint is None and spec.provider is None:
         return work.report("add")
-    # Events arrive out of order: an accept handled after the connection's deletion must not
-    # open rules that no later event would remove.
-    state = adapters.provider.connection_state(work.service_id, request.endpoint_id)
-    if state is None or state.lower() in ENDED_STATES:
-        work.note(
-            "connection-ended",
-            f"the connection is {state or 'no longer listed'}; nothing is added",
-        )
-        return work.report("add")
+    # The caller has re-read the connection (acceptor.security_groups.verify): it is pending or
+    # available, of the account and service named here; the spec is the policy rule's own.
     work.records = {r.group_id: r for r in adapters.records.load(request.endpoint_id)}
 
     view = _consumer_view(work)
@@ -64,7 +59,7 @@ def add_rules(request: Request, adapters: Adapters) -> Report:
         return work.report("add")
     consumer, endpoint = view.api, view.endpoint
 
-    sources, cidrs_from = _sources(work, view.cidrs)
+    sources, cidrs_from = _sources(work, view.cidrs, spec)
 
     if spec.consumer_endpoint is not None and consumer is not None and endpoint is not None:
         for group_id in endpoint.group_ids:
@@ -132,25 +127,23 @@ def _consumer_view(work: Work) -> _ConsumerView:
         return _ConsumerView(api, endpoint)
 
 
-def _sources(work: Work, fresh: tuple[str, ...] | None) -> tuple[Sources, str | None]:
-    decided = work.request.decided_cidrs
-    if fresh:
-        raw, cidrs_from = fresh, "consumer-role"
-    elif decided:
-        raw, cidrs_from = decided, "decided-event"
-    else:
-        raw, cidrs_from = (), None
-    sources = consumer_sources(raw)
+def _sources(
+    work: Work, fresh: tuple[str, ...] | None, spec: SecurityGroups
+) -> tuple[Sources, str | None]:
+    """Only what the consumer role reads now: an event's CIDRs are never a source."""
+    sources = consumer_sources(
+        fresh or (), max_cidrs=spec.max_cidrs, allow_public=spec.allow_public_cidrs
+    )
     for refusal in sources.refused:
         work.note("cidr-refused", f"{refusal.cidr}: {refusal.reason}")
     if not sources.cidrs:
         work.note(
             "cidrs-unknown",
-            "the consumer VPC CIDRs are unknown (no consumer role, and none in the decision); "
-            "no ingress rule is added",
+            "the consumer VPC CIDRs are unknown (the consumer role could not read them) or none "
+            "may be opened; no ingress rule is added",
         )
-        cidrs_from = None
-    return sources, cidrs_from
+        return sources, None
+    return sources, "consumer-role"
 
 
 def _consumer_group(
@@ -255,7 +248,8 @@ def _add_to_group(
         )
     record = work.records.get(group_id)
     try:
-        plan = plan_additions(needed, api.ingress_rules(group_id), record)
+        existing = api.ingress_rules(group_id)
+        plan = plan_additions(needed, existing, record)
         present = tuple(
             [AddedRule(p, rule_id) for p, rule_id in plan.ours.items()]
             + [AddedRule(p, rule_id) for p, rule_id in plan.others.items()]
@@ -270,29 +264,35 @@ def _add_to_group(
                 present=present,
                 shared_with=shared_with,
             )
+        records = work.adapters.records
         if record is not None:
+            # Held again on every delivery (idempotent): this also gives a rule recorded before
+            # holder items existed its item, so that other connections can join it.
+            for rule_id in plan.ours.values():
+                records.hold(group_id, rule_id, r.endpoint_id, created=True)
             unrecorded = [rid for rid in plan.ours.values() if rid not in record.rule_ids]
             if unrecorded:
-                work.adapters.records.remember(record, unrecorded)
+                records.remember(record, unrecorded)
+        # A rule of ours that another connection needed first (the same CIDR and port: every
+        # default VPC is 172.31.0.0/16) is held by this connection too, so that it stays until
+        # its last holder is gone (docs/security-groups.md, "Shared rules").
+        shared = [rid for rid in plan.others.values() if records.holders(group_id, rid)]
         result = AuthorizeResult(created={})
-        if plan.to_add:
-            if record is None:
-                record = work.adapters.records.claim(
-                    GroupRecord(
-                        endpoint_id=r.endpoint_id,
-                        group_id=group_id,
-                        side=side,
-                        owner_account=owner_account,
-                        region=region,
-                        claim=work.adapters.new_claim(),
-                    )
-                )
-                work.records[group_id] = record
+        if plan.to_add or shared:
+            record = record or _claim(work, group_id, side, owner_account, region)
+        joined = [
+            rid for rid in shared if records.hold(group_id, rid, r.endpoint_id, created=False)
+        ]
+        if record is not None and joined:
+            records.remember(record, joined)
+        if plan.to_add and record is not None:
             result = api.authorize(
                 group_id, plan.to_add, endpoint_id=r.endpoint_id, claim=record.claim
             )
+            for rule_id in result.created.values():
+                records.hold(group_id, rule_id, r.endpoint_id, created=True)
             if result.created:
-                work.adapters.records.remember(record, result.created.values())
+                records.remember(record, result.created.values())
     except SecurityGroupError as err:
         return failed(work, err, side, group_id, owner_account, shared_with=shared_with)
     duplicates = tuple(AddedRule(p, None) for p in result.duplicates)
@@ -304,4 +304,30 @@ def _add_to_group(
         added=tuple(AddedRule(p, rule_id) for p, rule_id in sorted(result.created.items())),
         present=present + duplicates,
         shared_with=shared_with,
+        rules_used=rules_used(existing, result.created.keys()),
     )
+
+
+def _claim(work: Work, group_id: str, side: Side, owner_account: str, region: str) -> GroupRecord:
+    record = work.adapters.records.claim(
+        GroupRecord(
+            endpoint_id=work.request.endpoint_id,
+            group_id=group_id,
+            side=side,
+            owner_account=owner_account,
+            region=region,
+            claim=work.adapters.new_claim(),
+        )
+    )
+    work.records[group_id] = record
+    return record
+
+
+def rules_used(existing: Sequence[ExistingRule], created: Iterable[Permission]) -> int:
+    """Inbound rules of the group after the change, for the IP version nearer its quota (EC2
+    counts IPv4 and IPv6 rules against the quota separately)."""
+    new = list(created)
+    ipv6 = sum(1 for rule in existing if rule.cidr is not None and ":" in rule.cidr)
+    ipv6 += sum(1 for p in new if p.ipv6)
+    ipv4 = len(existing) + len(new) - ipv6
+    return max(ipv4, ipv6)

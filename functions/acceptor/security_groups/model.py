@@ -127,7 +127,8 @@ FINDINGS: dict[str, str] = {
     "connection-ended": "the connection was rejected, deleted or is gone; nothing is added",
     "endpoint-not-found": "the consumer endpoint no longer exists; its groups are not touched",
     "cidrs-unknown": "the consumer VPC CIDRs are unknown; no rule is added anywhere",
-    "cidr-refused": "a CIDR wider than a VPC can have (or not a CIDR) is never opened",
+    "cidr-refused": "a CIDR wider than a VPC can have (or not a CIDR), a public IPv4 range "
+    "the policy does not allow, or one over the policy's max_cidrs is never opened",
     "shared-group": "the group is used by other network interfaces; left untouched",
     "nlb-enforces-unknown-cidrs": "the NLB filters PrivateLink traffic by client IP and the "
     "consumer CIDRs are unknown: the connection will not work until they are known",
@@ -140,6 +141,7 @@ FINDINGS: dict[str, str] = {
     "rule-limit": "the group has reached its rule quota",
     "lookalike-left": "a rule marked for this endpoint that we did not create: left in place",
     "record-kept": "our rules could not be removed now; the record is kept for the next try",
+    "rule-still-held": "a rule of ours that other live connections hold too: left in place",
 }
 
 
@@ -197,6 +199,10 @@ class GroupOutcome:
     shared_with: tuple[str, ...] = ()
     """Network interfaces other than the endpoint's that use this group."""
     reason: str | None = None
+    kept: tuple[str, ...] = ()
+    """Our rules left in place because other live connections hold them too."""
+    rules_used: int | None = None
+    """Inbound rules of the group after an add (the IP version nearer the quota)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +234,8 @@ class Report:
     cidrs: tuple[str, ...] = ()
     """The consumer CIDRs used as sources (empty when unknown, or for a removal)."""
     cidrs_from: str | None = None
-    """`consumer-role` (read now) or `decided-event` (read by Decide); None when unknown."""
+    """`consumer-role` (read now); None when unknown. (`decided-event` is a value of the
+    contract that is no longer written: an event's CIDRs are never opened.)"""
 
     @property
     def changed(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from acceptor.decision.connection import Connection
 from acceptor.policy.model import SecurityGroups
 from acceptor.security_groups.model import (
     AuthorizeResult,
@@ -41,8 +42,9 @@ class ConsumerApi(GroupApi, Protocol):
 class ProviderApi(GroupApi, Protocol):
     def load_balancers(self, service_id: str) -> tuple[LoadBalancer, ...]: ...
 
-    def connection_state(self, service_id: str, endpoint_id: str) -> str | None:
-        """The connection's state as the provider sees it now; None when it is gone."""
+    def connection(self, endpoint_id: str) -> Connection | None:
+        """The connection as DescribeVpcEndpointConnections shows it now, looked up by endpoint
+        ID alone (never by a service ID an event named); None when it is not listed."""
         ...
 
 
@@ -57,6 +59,22 @@ class RecordStore(Protocol):
 
     def forget(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
         """Drop these IDs; drop the record once it holds none (unless its claim changed)."""
+        ...
+
+    def holders(self, group_id: str, rule_id: str) -> frozenset[str]:
+        """The endpoints a rule of ours serves; empty for a rule recorded before holders were
+        kept (its record's endpoint is then its only holder) or not ours at all."""
+        ...
+
+    def hold(self, group_id: str, rule_id: str, endpoint_id: str, *, created: bool) -> bool:
+        """Add a holder: to a rule just `created`, or (False if not) to a rule of ours that
+        still has holders."""
+        ...
+
+    def release(self, group_id: str, rule_id: str, endpoint_id: str) -> None: ...
+
+    def drop_rule(self, group_id: str, rule_id: str) -> None:
+        """The rule was revoked: forget its holders."""
         ...
 
 
@@ -77,7 +95,7 @@ class Request:
     endpoint_id: str
     service_id: str | None
     account: str | None
-    """The consumer account (always in a Decided event; a state change may lack it)."""
+    """The consumer account, as the re-read shows it (None when the connection is gone)."""
     region: str | None
     """The consumer region (the endpoint's; cross-region PrivateLink makes it differ)."""
     provider_account: str
@@ -85,5 +103,4 @@ class Request:
     trigger: str
     dry_run: bool
     spec: SecurityGroups | None = None
-    decided_cidrs: tuple[str, ...] | None = None
-    """The VPC CIDRs Decide read; used when the consumer role cannot be used now."""
+    """The accept rule's `security_groups`, from the bundled policy (never from the event)."""

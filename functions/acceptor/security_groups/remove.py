@@ -16,6 +16,7 @@ from acceptor.security_groups.model import (
 )
 from acceptor.security_groups.plan import plan_removal
 from acceptor.security_groups.ports import Adapters, GroupApi, Request
+from acceptor.security_groups.verify import is_gone
 from acceptor.security_groups.work import Work, failed
 
 
@@ -48,15 +49,29 @@ def _remove_from_group(work: Work, record: GroupRecord) -> GroupOutcome:
                 group_id=group_id,
                 side=side,
             )
+        revoke, kept = _unheld(work, record, plan.revoke)
+        for rule_id in kept:
+            work.note(
+                "rule-still-held",
+                f"{rule_id} also serves {', '.join(sorted(kept[rule_id]))}, still connected; "
+                f"left in place, no longer held for {record.endpoint_id}",
+                group_id=group_id,
+                side=side,
+            )
         if work.request.dry_run:
             return GroupOutcome(
                 side=side,
                 group_id=group_id,
                 owner_account=record.owner_account,
                 status="planned",
-                removed=plan.revoke,
+                removed=revoke,
+                kept=tuple(sorted(kept)),
             )
-        result = api.revoke(group_id, plan.revoke) if plan.revoke else RevokeResult(revoked=())
+        result = api.revoke(group_id, revoke) if revoke else RevokeResult(revoked=())
+        for rule_id in kept:
+            work.adapters.records.release(group_id, rule_id, record.endpoint_id)
+        for rule_id in (*result.revoked, *result.already_gone, *plan.already_gone):
+            work.adapters.records.drop_rule(group_id, rule_id)
     except SecurityGroupError as err:
         work.note(
             "record-kept",
@@ -75,4 +90,28 @@ def _remove_from_group(work: Work, record: GroupRecord) -> GroupOutcome:
         owner_account=record.owner_account,
         status="removed" if removed else "unchanged",
         removed=removed,
+        kept=tuple(sorted(kept)),
     )
+
+
+def _unheld(
+    work: Work, record: GroupRecord, rule_ids: tuple[str, ...]
+) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+    """Split our rules into those to revoke and those other live connections still hold.
+
+    Each other holder is re-read: one that is gone (rejected, deleted, expired, failed, or not
+    listed) holds nothing. A holder whose state cannot be read makes the call fail (retried),
+    never a guess either way."""
+    revoke: list[str] = []
+    kept: dict[str, frozenset[str]] = {}
+    alive: dict[str, bool] = {}
+    for rule_id in rule_ids:
+        others = work.adapters.records.holders(record.group_id, rule_id) - {record.endpoint_id}
+        for other in others - alive.keys():
+            alive[other] = not is_gone(work.adapters.provider.connection(other))
+        living = frozenset(o for o in others if alive[o])
+        if living:
+            kept[rule_id] = living
+        else:
+            revoke.append(rule_id)
+    return tuple(revoke), kept

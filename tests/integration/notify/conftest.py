@@ -34,6 +34,7 @@ from notify_world import (
 )
 
 from acceptor.aws.clients import use_clients
+from acceptor.flows import wiring
 from acceptor.handlers import notify as notify_handler
 from acceptor.policy.loader import cached_policy
 from helpers.aws import FAKE_CREDENTIALS, LambdaContext
@@ -48,7 +49,7 @@ def capture() -> Iterator[CaptureServer]:
 
 def _reset_caches() -> None:
     cached_policy.cache_clear()
-    notify_handler.dependencies.cache_clear()
+    wiring.notify_deps.cache_clear()
     use_clients(None)
 
 

@@ -17,8 +17,9 @@ from notify_world import (
     slack_fields,
 )
 
-from acceptor.handlers import notify as notify_handler
-from acceptor.handlers.notify import MissingIdempotencyTable, handler
+from acceptor.flows import wiring
+from acceptor.flows.notify import MissingIdempotencyTable
+from acceptor.handlers.notify import handler
 from helpers.aws import LambdaContext
 
 pytestmark = pytest.mark.integration
@@ -136,7 +137,7 @@ def test_missing_idempotency_table_refuses_to_notify(
     notify_world: NotifyWorld, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("IDEMPOTENCY_TABLE")
-    notify_handler.dependencies.cache_clear()
+    wiring.notify_deps.cache_clear()
 
     with pytest.raises(MissingIdempotencyTable):
         handler(event_file("notify-decided-accept.json"), lambda_context)

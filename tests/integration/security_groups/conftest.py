@@ -4,6 +4,7 @@ its real handler with the environment template.yaml gives it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from sg_world import (
 )
 
 from acceptor.aws.clients import use_clients
+from acceptor.flows import wiring
 from acceptor.handlers import security_groups as sg_handler
+from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws.extension import install
 from acceptor_tools.replay.runtime import LambdaContext
 from helpers.aws import FAKE_CREDENTIALS
@@ -31,7 +34,9 @@ ENVIRONMENT = {
     **FAKE_CREDENTIALS,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
-    "MOTO_ACCOUNT_ID": PROVIDER,
+    # No MOTO_ACCOUNT_ID: it would outrank the credentials and put every call, the consumer's
+    # included, in one account. The provider is moto's default account; the consumer's calls
+    # use assumed-role keys, which moto maps to the consumer account.
     "POWERTOOLS_SERVICE_NAME": "privatelink-acceptor",
     "POWERTOOLS_METRICS_NAMESPACE": "PrivateLinkAcceptor",
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -49,19 +54,25 @@ ENVIRONMENT = {
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, clean_aws_environment: None) -> Iterator[SgWorld]:
+def world(
+    monkeypatch: pytest.MonkeyPatch, clean_aws_environment: None, tmp_path: Path
+) -> Iterator[SgWorld]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+    policies = tmp_path / "policies"
+    monkeypatch.setenv("POLICY_PATH", str(policies))
     # Metrics read their namespace when the module is imported, which may precede this fixture.
     monkeypatch.setattr(sg_handler.metrics, "namespace", "PrivateLinkAcceptor")
     install()
     with mock_aws():
-        built = build_world()
+        built = build_world(policies)
         use_clients(built.clients)
+        wiring.reset_managed_cache()
         try:
             yield built
         finally:
             use_clients(None)
+            cached_policy.cache_clear()
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from botocore.exceptions import ClientError
 from cfnlint.decode import decode
 
 from acceptor.aws.clients import AwsClients
+from acceptor.managed import MANAGED_TAG, MANAGED_VALUE
+from acceptor.policy.loader import cached_policy
 from acceptor_tools.replay.intrinsics import Resolver
 from integration.stack_tables import create_table
 
@@ -245,10 +247,13 @@ class SgWorld:
     consumer_v6: str
     queue_url: str
     clients: TrustCheckingClients
+    policy_path: Path
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def decided(self, name: str = "security-groups-decided-accept.json", **detail: Any) -> Any:
-        """An event file with this world's IDs (and any detail fields given)."""
+        """An event file with this world's IDs (and any detail fields given), decided by the
+        bundled policy: the policy the function loads is written from the event's rule and
+        `security_groups`, and the event carries its hash, as Decide's events do."""
         event = json.loads((EVENTS / name).read_text())
         event["detail"].update(
             service_id=self.service_id,
@@ -263,7 +268,53 @@ class SgWorld:
         ):
             event["detail"]["security_groups"]["provider"]["group"] = self.nlb_group
         event["detail"].update(detail)
+        if event["detail"]["decision"] == "accept" and event["detail"]["rule"]:
+            event["detail"]["policy_hash"] = self.bundle_policy(
+                event["detail"]["rule"], event["detail"]["security_groups"]
+            )
         return event
+
+    def bundle_policy(self, rule: str, security_groups: dict[str, Any] | None) -> str:
+        """Write the function's policy (POLICY_PATH): one accept rule for this world's consumer
+        with these `security_groups`; returns the policy's hash."""
+        policy = {
+            "version": 1,
+            "services": [self.service_id],
+            "rules": [
+                {
+                    "name": rule,
+                    "decision": "accept",
+                    "when": {"accounts": [CONSUMER]},
+                    **({"security_groups": security_groups} if security_groups else {}),
+                }
+            ],
+        }
+        self.policy_path.mkdir(parents=True, exist_ok=True)
+        (self.policy_path / "acceptor.json").write_text(json.dumps(policy))
+        cached_policy.cache_clear()
+        return cached_policy(self.policy_path).version_hash
+
+    def connect(self, cidr: str = CONSUMER_V4, *, accept: bool = True) -> str:
+        """Another endpoint of the consumer to the service, from a new VPC with `cidr` (every
+        default VPC has the same one), accepted unless told otherwise; its endpoint ID."""
+        vpc = self.consumer_ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        network = ipaddress.ip_network(cidr)
+        subnet_cidr = str(next(network.subnets(new_prefix=24)))
+        subnet = self.consumer_ec2.create_subnet(VpcId=vpc, CidrBlock=subnet_cidr)["Subnet"]
+        service_name = self.provider_ec2.describe_vpc_endpoint_service_configurations(
+            ServiceIds=[self.service_id]
+        )["ServiceConfigurations"][0]["ServiceName"]
+        endpoint_id: str = self.consumer_ec2.create_vpc_endpoint(
+            VpcId=vpc,
+            ServiceName=service_name,
+            VpcEndpointType="Interface",
+            SubnetIds=[subnet["SubnetId"]],
+        )["VpcEndpoint"]["VpcEndpointId"]
+        if accept:
+            self.provider_ec2.accept_vpc_endpoint_connections(
+                ServiceId=self.service_id, VpcEndpointIds=[endpoint_id]
+            )
+        return endpoint_id
 
     def end_connection(self, how: str) -> None:
         """The connection ends the AWS way: the provider rejects it, or the consumer deletes it."""
@@ -304,7 +355,7 @@ class SgWorld:
         return self.events
 
 
-def build_world(principal_arn: str = FUNCTION_ROLE) -> SgWorld:
+def build_world(policy_path: Path, principal_arn: str = FUNCTION_ROLE) -> SgWorld:
     provider = account_session(PROVIDER)
     consumer = account_session(CONSUMER)
     p_ec2, c_ec2 = provider.client("ec2"), consumer.client("ec2")
@@ -326,6 +377,10 @@ def build_world(principal_arn: str = FUNCTION_ROLE) -> SgWorld:
     )["ServiceConfiguration"]
     p_ec2.modify_vpc_endpoint_service_permissions(
         ServiceId=service["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{CONSUMER}:root"]
+    )
+    # A managed service: SecurityGroups opens rules only for the services tagged for the stack.
+    p_ec2.create_tags(
+        Resources=[service["ServiceId"]], Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}]
     )
 
     vpc = c_ec2.create_vpc(CidrBlock=CONSUMER_V4, AmazonProvidedIpv6CidrBlock=True)["Vpc"]
@@ -379,6 +434,7 @@ def build_world(principal_arn: str = FUNCTION_ROLE) -> SgWorld:
         consumer_v6=v6,
         queue_url=queue_url,
         clients=TrustCheckingClients(provider, principal_arn=principal_arn),
+        policy_path=policy_path,
     )
 
 

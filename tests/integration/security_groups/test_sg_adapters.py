@@ -225,3 +225,43 @@ def test_forgetting_a_record_already_gone_is_a_no_op(table: RuleRecordTable) -> 
     table.forget(record(), ["sgr-1"])
 
     assert table.load(ENDPOINT) == ()
+
+
+# Holder items (docs/security-groups.md, "Shared rules").
+GROUP, RULE = "sg-0123456789abcdef0", "sgr-0123456789abcdef0"
+FIRST, SECOND = "vpce-0a1b2c3d4e5f60718", "vpce-01a2b3c4d5e6f7089"
+
+
+def test_a_created_rule_is_held_and_others_join_it(table: RuleRecordTable) -> None:
+    assert table.hold(GROUP, RULE, FIRST, created=True)
+    assert table.hold(GROUP, RULE, SECOND, created=False)
+
+    assert table.holders(GROUP, RULE) == {FIRST, SECOND}
+    assert table.load(FIRST) == ()  # holder items never read as records
+
+
+def test_a_rule_without_holders_cannot_be_joined(table: RuleRecordTable) -> None:
+    assert table.hold(GROUP, RULE, SECOND, created=False) is False
+    assert table.holders(GROUP, RULE) == frozenset()
+
+
+def test_releasing_the_last_holder_deletes_the_item(table: RuleRecordTable) -> None:
+    table.hold(GROUP, RULE, FIRST, created=True)
+    table.hold(GROUP, RULE, SECOND, created=False)
+
+    table.release(GROUP, RULE, FIRST)
+    assert table.holders(GROUP, RULE) == {SECOND}
+    table.release(GROUP, RULE, SECOND)
+
+    assert table.holders(GROUP, RULE) == frozenset()
+    # Gone, not empty: a later connection cannot join a rule nobody holds.
+    assert table.hold(GROUP, RULE, FIRST, created=False) is False
+
+
+def test_dropping_a_revoked_rule_forgets_every_holder(table: RuleRecordTable) -> None:
+    table.hold(GROUP, RULE, FIRST, created=True)
+    table.hold(GROUP, RULE, SECOND, created=False)
+
+    table.drop_rule(GROUP, RULE)
+
+    assert table.holders(GROUP, RULE) == frozenset()

@@ -19,7 +19,8 @@ from sg_world import (
     deploy_consumer_role,
 )
 
-from acceptor.handlers.security_groups import MissingRuleTable, UnexpectedEvent
+from acceptor.flows.security_groups import UnexpectedEvent
+from acceptor.flows.wiring import MissingRuleTable
 from acceptor.security_groups.marking import CLAIM_TAG, ENDPOINT_TAG, rule_description
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,23 @@ def recorded(world: SgWorld) -> dict[str, set[str]]:
         item["group_id"]["S"]: set(item.get("rule_ids", {}).get("SS", []))
         for item in items
         if item["endpoint_id"]["S"] == world.endpoint_id
+    }
+
+
+def holders(group_id: str) -> dict[str, set[str]]:
+    """The holder items of the rule table: rule ID -> the endpoints it serves."""
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=RULE_TABLE)["Items"]
+    return {
+        item["endpoint_id"]["S"].removeprefix("rule#"): set(item["holders"]["SS"])
+        for item in items
+        if item["endpoint_id"]["S"].startswith("rule#") and item["group_id"]["S"] == group_id
+    }
+
+
+def shared_opt_in(world: SgWorld) -> dict[str, Any]:
+    return {
+        "consumer_endpoint": {"ports": [443], "allow_shared_groups": True},
+        "provider": {"group": world.nlb_group, "ports": [443]},
     }
 
 
@@ -182,6 +200,7 @@ def test_removal_of_rules_someone_already_removed_succeeds(
         world.provider_ec2.revoke_security_group_ingress(
             GroupId=world.nlb_group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
         )
+    world.end_connection("deleted")
 
     result = invoke(world.state_changed("deleted"))
 
@@ -215,8 +234,7 @@ def test_a_shared_group_is_patched_with_opt_in_and_reported_as_shared(
     other = world.consumer_ec2.create_network_interface(
         SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
     )["NetworkInterface"]["NetworkInterfaceId"]
-    event = world.decided()
-    event["detail"]["security_groups"]["consumer_endpoint"]["allow_shared_groups"] = True
+    event = world.decided(security_groups=shared_opt_in(world))
 
     result = invoke(event)
 
@@ -261,12 +279,9 @@ def test_without_the_consumer_role_the_consumer_side_is_skipped_with_the_reason(
     reason = next(w for w in result["warnings"] if w["code"] == "consumer-unavailable")
     assert "AccessDenied" in reason["message"]
     assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
-    # The provider side uses the CIDRs Decide read, and nothing wider.
-    assert result["cidrs_from"] == "decided-event"
-    assert cidrs_by_port(world.ingress(world.provider_ec2, world.nlb_group)) == {
-        (443, CONSUMER_V4),
-        (443, world.consumer_v6),
-    }
+    # The CIDRs in the event (Decide's reading) are never a source: nothing opens anywhere.
+    assert result["cidrs_from"] is None
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
 
 
 def test_without_the_role_or_cidrs_nothing_opens_and_the_nlb_warning_is_given(
@@ -289,11 +304,16 @@ def test_a_wrong_external_id_is_the_same_as_no_role(world: SgWorld, invoke: Invo
     assert world.clients.assumed == []
 
 
-def test_a_decided_cidr_wider_than_a_vpc_is_never_opened(world: SgWorld, invoke: Invoke) -> None:
-    result = invoke(world.decided(vpc_cidrs=["0.0.0.0/0", "::/0", CONSUMER_V4]))
+def test_the_events_cidrs_are_never_opened_only_the_vpcs(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    result = invoke(world.decided(vpc_cidrs=["0.0.0.0/0", "::/0", "203.0.113.0/24"]))
 
-    assert "cidr-refused" in codes(result)
-    assert cidrs_by_port(world.ingress(world.provider_ec2, world.nlb_group)) == {(443, CONSUMER_V4)}
+    assert result["cidrs"] == [CONSUMER_V4, world.consumer_v6]
+    assert cidrs_by_port(world.ingress(world.provider_ec2, world.nlb_group)) == {
+        (443, CONSUMER_V4),
+        (443, world.consumer_v6),
+    }
 
 
 @pytest.mark.parametrize("how", ["deleted", "rejected"])
@@ -304,7 +324,7 @@ def test_an_accept_handled_after_the_connection_ended_opens_nothing(
 
     result = invoke(world.decided())
 
-    assert "connection-ended" in codes(result)
+    assert result["status"] == "refused"
     assert world.ingress(world.provider_ec2, world.nlb_group) == []
     assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
     assert recorded(world) == {}
@@ -376,9 +396,10 @@ def test_a_consumer_endpoint_in_another_region_is_read_and_patched_there(
     world.provider_ec2.accept_vpc_endpoint_connections(
         ServiceId=world.service_id, VpcEndpointIds=[endpoint]
     )
-    event = world.decided(region="eu-west-1", vpc_cidrs=None)
+    event = world.decided(
+        region="eu-west-1", vpc_cidrs=None, security_groups={"consumer_endpoint": {"ports": [443]}}
+    )
     event["detail"]["endpoint_id"] = endpoint
-    event["detail"]["security_groups"] = {"consumer_endpoint": {"ports": [443]}}
 
     # When
     result = invoke(event)
@@ -401,6 +422,7 @@ PROVIDER_ACTIONS = {
     "ec2:CreateTags",
     "sts:AssumeRole",
     "dynamodb:Query",
+    "dynamodb:GetItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
@@ -431,8 +453,7 @@ def test_every_call_is_one_the_roles_grant(world: SgWorld, invoke: Invoke) -> No
     )
 
     # When: every path that reaches AWS runs (add, re-delivery, dry run, shared group, removal)
-    event = world.decided()
-    event["detail"]["security_groups"]["consumer_endpoint"]["allow_shared_groups"] = True
+    event = world.decided(security_groups=shared_opt_in(world))
     invoke(event)
     invoke(event)
     invoke(world.decided("security-groups-decided-accept-dry-run.json"))
@@ -477,3 +498,135 @@ def test_with_the_read_role_only_the_endpoint_group_is_not_changed_and_says_why(
     }
     assert consumer_writes == set()
     assert "access-denied" in codes(result), "the unopened endpoint group is reported"
+
+
+# A forged "Endpoint Connection Decided" (docs/security-groups.md, "What an event may make it
+# do"): anyone who could put it on the bus gets nothing the re-read does not bear out.
+
+
+def test_a_forged_accept_for_a_pending_connection_opens_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    # Given a connection still pending acceptance, and an event that says it was accepted
+    pending = world.connect("10.7.0.0/16", accept=False)
+    event = world.decided()
+    event["detail"]["endpoint_id"] = pending
+
+    # When
+    result = invoke(event)
+
+    # Then
+    assert (result["status"], result["refusal"]) == ("refused", "connection-not-accepted")
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+    assert world.bus_events(expect=1, timeout=0.5) == []
+
+
+def test_a_forged_accept_asking_for_22_and_3389_from_anywhere_opens_only_the_policy_port(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    # Given the bundled policy opens 443, and an event for the accepted connection that names
+    # its rule but asks for 22 and 3389 from 0.0.0.0/0
+    event = world.decided()
+    event["detail"]["security_groups"] = {
+        "consumer_endpoint": {"ports": [22, 3389], "allow_shared_groups": True},
+        "provider": {"group": world.nlb_group, "ports": [22, 3389]},
+    }
+    event["detail"]["vpc_cidrs"] = ["0.0.0.0/0", "198.51.100.0/24"]
+
+    # When
+    invoke(event)
+
+    # Then
+    opened = world.ingress(world.provider_ec2, world.nlb_group) + world.ingress(
+        world.consumer_ec2, world.endpoint_group
+    )
+    assert {r["FromPort"] for r in opened} == {443}
+    assert {r.get("CidrIpv4") or r["CidrIpv6"] for r in opened} == {CONSUMER_V4, world.consumer_v6}
+
+
+def test_a_forged_accept_from_another_policy_or_another_owner_opens_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    stale = world.decided()
+    stale["detail"]["policy_hash"] = "0123456789abcdef"
+    foreign = world.decided(account="444455556666")
+
+    assert invoke(stale)["refusal"] == "policy-changed"
+    assert invoke(foreign)["refusal"] == "owner-mismatch"
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+
+
+def test_a_deleted_state_change_for_a_live_connection_removes_nothing(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    invoke(world.decided())
+    before = world.ingress(world.provider_ec2, world.nlb_group)
+    event = world.state_changed("deleted")
+    event["detail"]["service_id"] = "vpce-svc-0fffffffffffffff0"
+
+    result = invoke(event)
+
+    assert result["refusal"] == "connection-live"
+    assert world.ingress(world.provider_ec2, world.nlb_group) == before
+
+
+# Shared rules (docs/security-groups.md, "Shared rules"): connections from VPCs with the same
+# CIDR need the very same provider rule; it goes only with its last holder.
+
+
+def _provider_only(world: SgWorld, endpoint_id: str) -> Any:
+    event = world.decided(security_groups={"provider": {"group": world.nlb_group, "ports": [443]}})
+    event["detail"]["endpoint_id"] = endpoint_id
+    return event
+
+
+def _deleted(world: SgWorld, endpoint_id: str) -> Any:
+    world.consumer_ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+    event = world.state_changed("deleted")
+    event["detail"]["endpoint_id"] = endpoint_id
+    return event
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_rule_shared_by_connections_goes_only_with_its_last_holder(
+    world: SgWorld, consumer_role: Any, invoke: Invoke, count: int
+) -> None:
+    # Given `count` accepted connections from VPCs with the same CIDR, each opened on the NLB
+    endpoints = [world.connect(DEFAULT_VPC) for _ in range(count)]
+    for endpoint_id in endpoints:
+        invoke(_provider_only(world, endpoint_id))
+    (rule,) = world.ingress(world.provider_ec2, world.nlb_group)
+    assert holders(world.nlb_group) == {rule["SecurityGroupRuleId"]: set(endpoints)}
+
+    # When every holder but the last is deleted, the rule stays for the ones left
+    for gone, endpoint_id in enumerate(endpoints[:-1], start=1):
+        result = invoke(_deleted(world, endpoint_id))
+        assert world.ingress(world.provider_ec2, world.nlb_group) == [rule]
+        assert "rule-still-held" in codes(result)
+        assert holders(world.nlb_group) == {rule["SecurityGroupRuleId"]: set(endpoints[gone:])}
+
+    # Then the last one takes it
+    result = invoke(_deleted(world, endpoints[-1]))
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+    assert holders(world.nlb_group) == {}
+    nlb = {g["group_id"]: g for g in result["groups"]}[world.nlb_group]
+    assert nlb["removed"] == [rule["SecurityGroupRuleId"]]
+
+
+def test_a_holder_whose_end_was_never_announced_does_not_keep_the_rule(
+    world: SgWorld, consumer_role: Any, invoke: Invoke
+) -> None:
+    first, second = world.connect(DEFAULT_VPC), world.connect(DEFAULT_VPC)
+    invoke(_provider_only(world, first))
+    invoke(_provider_only(world, second))
+    # The second is rejected, but its event never reached the function
+    world.provider_ec2.reject_vpc_endpoint_connections(
+        ServiceId=world.service_id, VpcEndpointIds=[second]
+    )
+
+    invoke(_deleted(world, first))
+
+    assert world.ingress(world.provider_ec2, world.nlb_group) == []
+
+
+DEFAULT_VPC = "172.31.0.0/16"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
+from acceptor.decision.connection import Connection
 from acceptor.security_groups.marking import rule_description, rule_tags
 from acceptor.security_groups.model import (
     AuthorizeResult,
@@ -48,7 +50,9 @@ class FakeEc2:
         self.balancers: tuple[LoadBalancer, ...] = ()
         self.deny_writes = False
         self.writes: list[tuple[str, str]] = []
-        self.connection: str | None = "available"
+        # The provider's view of connections, by endpoint ID (DescribeVpcEndpointConnections).
+        self.connections: dict[str, Connection] = {}
+        self.reads: list[str] = []
 
     def add_group(self, group_id: str, *interfaces: str) -> None:
         self.rules.setdefault(group_id, [])
@@ -121,12 +125,59 @@ class FakeEc2:
     def load_balancers(self, service_id: str) -> tuple[LoadBalancer, ...]:
         return self.balancers
 
-    def connection_state(self, service_id: str, endpoint_id: str) -> str | None:
-        return self.connection
+    def connection(self, endpoint_id: str) -> Connection | None:
+        self.reads.append(endpoint_id)
+        return self.connections.get(endpoint_id)
+
+    def connect(
+        self,
+        endpoint_id: str,
+        state: str = "available",
+        *,
+        service_id: str = "vpce-svc-0123456789abcdef0",
+        account: str = "999988887777",
+    ) -> None:
+        self.connections[endpoint_id] = Connection(
+            service_id=service_id,
+            endpoint_id=endpoint_id,
+            account=account,
+            region="eu-west-1",
+            state=state,
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
 
 
-class FakeRecords:
+class FakeHolders:
+    """The holder items of the rule table: which endpoints each rule of ours serves."""
+
     def __init__(self) -> None:
+        self.holding: dict[tuple[str, str], frozenset[str]] = {}
+
+    def holders(self, group_id: str, rule_id: str) -> frozenset[str]:
+        return self.holding.get((group_id, rule_id), frozenset())
+
+    def hold(self, group_id: str, rule_id: str, endpoint_id: str, *, created: bool) -> bool:
+        key = (group_id, rule_id)
+        if not created and key not in self.holding:
+            return False
+        self.holding[key] = self.holding.get(key, frozenset()) | {endpoint_id}
+        return True
+
+    def release(self, group_id: str, rule_id: str, endpoint_id: str) -> None:
+        key = (group_id, rule_id)
+        left = self.holding.get(key, frozenset()) - {endpoint_id}
+        if left:
+            self.holding[key] = left
+        else:
+            self.holding.pop(key, None)
+
+    def drop_rule(self, group_id: str, rule_id: str) -> None:
+        self.holding.pop((group_id, rule_id), None)
+
+
+class FakeRecords(FakeHolders):
+    def __init__(self) -> None:
+        super().__init__()
         self.items: dict[tuple[str, str], GroupRecord] = {}
 
     def load(self, endpoint_id: str) -> tuple[GroupRecord, ...]:

@@ -41,7 +41,6 @@ def request(
         "trigger": "accept",
         "dry_run": dry_run,
         "spec": SecurityGroups.model_validate(SPEC if spec is None else spec),
-        "decided_cidrs": None,
     }
     values.update(overrides)
     return Request(**values)
@@ -131,17 +130,15 @@ def test_a_shared_group_is_patched_with_opt_in_and_the_record_says_so(accepted: 
     assert group.shared_with == ("eni-0someoneelse0001",)
 
 
-def test_without_the_consumer_role_the_provider_side_uses_the_decided_cidrs(
-    accepted: Any,
-) -> None:
+def test_without_the_consumer_role_nothing_is_opened_on_either_side(accepted: Any) -> None:
     accepted.consumer_error = "AccessDenied assuming the consumer role"
 
-    report = add_rules(request(decided_cidrs=(V4,)), accepted.adapters())
+    report = add_rules(request(), accepted.adapters())
 
-    assert list(by_group(report)) == [NLB_GROUP]
-    assert report.cidrs_from == "decided-event"
-    assert "consumer-unavailable" in codes(report)
-    assert {r.cidr for r in accepted.provider.ingress_rules(NLB_GROUP)} == {V4}
+    assert by_group(report)[NLB_GROUP].status == "skipped"
+    assert report.cidrs_from is None
+    assert {"consumer-unavailable", "cidrs-unknown"} <= set(codes(report))
+    assert accepted.provider.writes == []
 
 
 def test_unknown_cidrs_open_nothing_and_warn_when_the_nlb_enforces(accepted: Any) -> None:
@@ -179,7 +176,7 @@ def test_a_cidr_wider_than_a_vpc_is_refused_and_the_rest_is_opened(accepted: Any
 def test_a_connection_whose_endpoint_is_gone_gets_nothing(accepted: Any) -> None:
     del accepted.consumer.endpoints[ENDPOINT]
 
-    report = add_rules(request(decided_cidrs=(V4,)), accepted.adapters())
+    report = add_rules(request(), accepted.adapters())
 
     assert report.groups == ()
     assert codes(report) == ["endpoint-not-found"]
@@ -195,27 +192,6 @@ def test_an_endpoint_being_deleted_gets_nothing(accepted: Any) -> None:
 
     assert report.groups == ()
     assert accepted.provider.writes == accepted.consumer.writes == []
-
-
-@pytest.mark.parametrize("state", [None, "rejected", "deleted", "Deleting"])
-def test_an_accept_handled_after_the_connection_ended_adds_nothing(
-    accepted: Any, state: str | None
-) -> None:
-    accepted.provider.connection = state
-
-    report = add_rules(request(), accepted.adapters())
-
-    assert report.groups == ()
-    assert codes(report) == ["connection-ended"]
-    assert accepted.provider.writes == accepted.consumer.writes == []
-
-
-def test_an_accept_seen_before_the_state_moved_on_still_adds(accepted: Any) -> None:
-    accepted.provider.connection = "pendingAcceptance"
-
-    report = add_rules(request(), accepted.adapters())
-
-    assert {g.status for g in report.groups} == {"added"}
 
 
 def test_dry_run_plans_and_changes_nothing(accepted: Any) -> None:
@@ -310,3 +286,175 @@ def test_the_report_is_the_event_detail(accepted: Any) -> None:
     assert detail["changed"] is True
     assert {g["group_id"] for g in detail["groups"]} == {ENDPOINT_GROUP, NLB_GROUP}
     assert detail["groups"][0]["added"][0]["protocol"] == "tcp"
+
+
+# Shared rules (docs/security-groups.md, "Shared rules"): every default VPC is 172.31.0.0/16,
+# so connections from different consumers often need the very same rule in the provider group.
+DEFAULT_VPC = "172.31.0.0/16"
+PROVIDER_ONLY: dict[str, Any] = {"provider": {"group": NLB_GROUP, "ports": [443]}}
+OTHERS = ("vpce-0b0000000000000b1", "vpce-0c0000000000000c1")
+
+
+def connect(world: Any, endpoint_id: str) -> None:
+    """A connection from a default VPC, accepted and available, with its endpoint readable."""
+    vpc = f"vpc-{endpoint_id[5:]}"
+    world.consumer.endpoints[endpoint_id] = ConsumerEndpoint(endpoint_id, vpc, "available", (), ())
+    world.consumer.vpcs[vpc] = (DEFAULT_VPC,)
+    world.provider.connect(endpoint_id)
+
+
+@pytest.fixture
+def shared(world: Any) -> Any:
+    """Three connections from default VPCs, each accepted with the same provider rule."""
+    world.provider.add_group(NLB_GROUP)
+    for endpoint_id in (ENDPOINT, *OTHERS):
+        connect(world, endpoint_id)
+        add_rules(request(endpoint_id=endpoint_id, spec=PROVIDER_ONLY), world.adapters())
+    return world
+
+
+def end(world: Any, endpoint_id: str, state: str = "deleted") -> Report:
+    world.provider.connect(endpoint_id, state)
+    return remove_rules(
+        request(endpoint_id=endpoint_id, trigger=f"state:{state}"), world.adapters()
+    )
+
+
+def test_one_rule_serves_every_connection_that_needs_it_and_each_holds_it(shared: Any) -> None:
+    (rule,) = shared.provider.ingress_rules(NLB_GROUP)
+
+    assert (rule.from_port, rule.cidr) == (443, DEFAULT_VPC)
+    assert shared.records.holders(NLB_GROUP, rule.rule_id) == {ENDPOINT, *OTHERS}
+    for endpoint_id in (ENDPOINT, *OTHERS):
+        assert shared.records.items[(endpoint_id, NLB_GROUP)].rule_ids == {rule.rule_id}
+
+
+def test_with_two_holders_the_first_gone_leaves_the_rule_for_the_second(world: Any) -> None:
+    # Given two connections from default VPCs holding one provider rule
+    world.provider.add_group(NLB_GROUP)
+    for endpoint_id in (ENDPOINT, OTHERS[0]):
+        connect(world, endpoint_id)
+        add_rules(request(endpoint_id=endpoint_id, spec=PROVIDER_ONLY), world.adapters())
+    (rule,) = world.provider.ingress_rules(NLB_GROUP)
+
+    # When the first is deleted
+    report = end(world, ENDPOINT)
+
+    # Then the rule stays for the second, which still holds it alone
+    assert world.provider.ingress_rules(NLB_GROUP) == (rule,)
+    assert by_group(report)[NLB_GROUP].kept == (rule.rule_id,)
+    assert "rule-still-held" in codes(report)
+    assert world.records.holders(NLB_GROUP, rule.rule_id) == {OTHERS[0]}
+    assert (ENDPOINT, NLB_GROUP) not in world.records.items
+
+    # And when the second goes too, the rule goes with it
+    end(world, OTHERS[0])
+    assert world.provider.ingress_rules(NLB_GROUP) == ()
+    assert world.records.holding == {}
+    assert world.records.items == {}
+
+
+def test_with_three_holders_the_rule_goes_only_with_the_last(shared: Any) -> None:
+    (rule,) = shared.provider.ingress_rules(NLB_GROUP)
+
+    end(shared, OTHERS[1])
+    end(shared, ENDPOINT, "rejected")
+    assert shared.provider.ingress_rules(NLB_GROUP) == (rule,)
+
+    report = end(shared, OTHERS[0])
+    assert by_group(report)[NLB_GROUP].removed == (rule.rule_id,)
+    assert shared.provider.ingress_rules(NLB_GROUP) == ()
+
+
+def test_a_holder_that_the_re_read_shows_gone_does_not_keep_the_rule(shared: Any) -> None:
+    # Two holders ended without their events reaching the function (a lost delivery)
+    shared.provider.connect(OTHERS[0], "expired")
+    del shared.provider.connections[OTHERS[1]]
+
+    report = end(shared, ENDPOINT)
+
+    assert shared.provider.ingress_rules(NLB_GROUP) == ()
+    assert set(shared.provider.reads) >= set(OTHERS)
+    assert by_group(report)[NLB_GROUP].kept == ()
+
+
+def test_a_holder_still_deleting_keeps_the_rule(shared: Any) -> None:
+    shared.provider.connect(OTHERS[0], "deleting")
+    shared.provider.connect(OTHERS[1], "deleted")
+
+    end(shared, ENDPOINT)
+
+    assert len(shared.provider.ingress_rules(NLB_GROUP)) == 1
+
+
+def test_someone_elses_rule_is_never_held_or_removed_even_when_it_matches(world: Any) -> None:
+    world.provider.add_group(NLB_GROUP)
+    theirs = world.provider.add_rule(NLB_GROUP, Permission(443, DEFAULT_VPC))
+    connect(world, ENDPOINT)
+
+    report = add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    end(world, ENDPOINT)
+
+    assert by_group(report)[NLB_GROUP].present[0].rule_id == theirs
+    assert world.records.holding == {}
+    assert [r.rule_id for r in world.provider.ingress_rules(NLB_GROUP)] == [theirs]
+
+
+# CIDR caps (docs/policy.md, `max_cidrs` and `allow_public_cidrs`).
+
+
+def test_no_more_cidrs_than_the_cap_are_opened_and_the_rest_are_reported(accepted: Any) -> None:
+    accepted.consumer.vpcs[VPC] = tuple(f"10.{n}.0.0/16" for n in range(1, 51))
+    spec = {**PROVIDER_ONLY, "max_cidrs": 3}
+
+    report = add_rules(request(spec=spec), accepted.adapters())
+
+    opened = {r.cidr for r in accepted.provider.ingress_rules(NLB_GROUP)}
+    assert opened == {"10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"}
+    assert codes(report).count("cidr-refused") == 47
+
+
+def test_the_default_cap_is_five_cidrs(accepted: Any) -> None:
+    accepted.consumer.vpcs[VPC] = tuple(f"10.{n}.0.0/16" for n in range(1, 51))
+
+    add_rules(request(spec=PROVIDER_ONLY), accepted.adapters())
+
+    assert len(accepted.provider.ingress_rules(NLB_GROUP)) == 5
+
+
+def test_a_public_ipv4_block_is_refused_unless_the_policy_allows_it(accepted: Any) -> None:
+    accepted.consumer.vpcs[VPC] = ("8.8.0.0/16", V4)
+
+    refused = add_rules(request(spec=PROVIDER_ONLY), accepted.adapters())
+    assert {r.cidr for r in accepted.provider.ingress_rules(NLB_GROUP)} == {V4}
+    assert "cidr-refused" in codes(refused)
+
+    add_rules(request(spec={**PROVIDER_ONLY, "allow_public_cidrs": True}), accepted.adapters())
+    assert {r.cidr for r in accepted.provider.ingress_rules(NLB_GROUP)} == {V4, "8.8.0.0/16"}
+
+
+def test_the_provider_group_reports_the_rules_it_uses_after_an_add(accepted: Any) -> None:
+    accepted.provider.add_rule(NLB_GROUP, Permission(22, "10.9.0.0/16"))
+
+    report = add_rules(request(), accepted.adapters())
+
+    assert by_group(report)[NLB_GROUP].rules_used == 2
+
+
+def test_a_rule_recorded_before_holders_were_kept_gets_them_on_redelivery(world: Any) -> None:
+    # Given a rule recorded for one connection by an older version (no holder item)
+    world.provider.add_group(NLB_GROUP)
+    connect(world, ENDPOINT)
+    add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    world.records.holding.clear()
+
+    # When its accept is delivered again, and a second connection needs the same rule
+    add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    connect(world, OTHERS[0])
+    add_rules(request(endpoint_id=OTHERS[0], spec=PROVIDER_ONLY), world.adapters())
+
+    # Then both hold it, and the first one's end leaves it for the second
+    (rule,) = world.provider.ingress_rules(NLB_GROUP)
+    assert world.records.holders(NLB_GROUP, rule.rule_id) == {ENDPOINT, OTHERS[0]}
+    end(world, ENDPOINT)
+    assert world.provider.ingress_rules(NLB_GROUP) == (rule,)
