@@ -48,8 +48,10 @@ ACTION_OF: dict[DecisionName, ActionType] = {
 
 
 class NotCounted:
-    """`decide_one`'s `connections` when Decide did not count them (the limit step is left out:
-    issue 14 wires the count from the per-service re-read)."""
+    """`decide_one`'s `connections` when nobody counted them, because no limit governs the
+    request's service (Decide counts only for those: `flows/decide/reread.py`) or the caller
+    decides without counts (`explain` without `connections`). A `limits` that governs the
+    service is then left out of the decision."""
 
 
 NOT_COUNTED = NotCounted()
@@ -135,7 +137,7 @@ def decide_one(
             decision,
             evaluation.plan.limits,
             connections,
-            account=connection.account,
+            account=gathered.facts.account,
             service_id=connection.service_id,
         )
         if limited is not None:
