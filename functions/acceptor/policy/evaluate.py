@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Literal
 
@@ -234,12 +235,23 @@ def _default_reason(
     unconfirmed: RuleOutcome | None,
     facts: Facts,
 ) -> str:
-    opening = "No rule matched"
-    if unconfirmed is not None:
-        opening += (
-            f" and {_ref(unconfirmed)} cannot be confirmed because "
-            f"{_unknown_phrase(unconfirmed.unknown_facts, facts)}"
-        )
+    if unconfirmed is None:
+        return _plain_default_reason(default, setter, file_count)
+    opening = (
+        f"No rule matched and {_ref(unconfirmed)} cannot be confirmed because "
+        f"{_unknown_phrase(unconfirmed.unknown_facts, facts)}"
+    )
+    return _default_reason_text(opening, default, setter, file_count)
+
+
+@lru_cache(maxsize=1024)
+def _plain_default_reason(default: Decision, setter: str, file_count: int) -> str:
+    """The reason of a default that no unknown rule puts in doubt: the same text for every
+    request to the service, so made once."""
+    return _default_reason_text("No rule matched", default, setter, file_count)
+
+
+def _default_reason_text(opening: str, default: Decision, setter: str, file_count: int) -> str:
     if file_count == 1:
         return f"{opening}, so the default of {setter} applies: {default}."
     return (
