@@ -5,8 +5,12 @@ A full decision is what Decide does per request between its I/O stages: `decide_
 (`decided_json` + `decision_record`, i.e. the Decided detail and the log item as JSON-ready
 dicts). Policies of 10, 1,000 and 10,000 rules (accounts, OUs, VPCs, tags, endpoints; accept,
 reject and hold) are generated in-process with `bench_policy`'s generators and validated with
-the real model; 10,000 random requests decide per run, a fifth of them without the consumer
-role (VPC and tags unknown). The largest record seen is its JSON size. Seeded.
+the real model; 10,000 random requests decide per run. The mix of facts (`make_facts`): 20%
+without the consumer role (VPC, tags and VPC tags unknown, so every rule testing only those is
+unknown and listed), 10% without Organizations access (OU path unknown), 90% from accounts of the
+universe the rules draw from, endpoints and VPCs of that universe, two tags of which one is
+common to many rules (`env`). Requests are pending, created 0 to 200 hours ago, against a 72-hour
+`hold.expires_after`, so some holds expire. The largest record seen is its JSON size. Seeded.
 
 This replaces the old "indexed decisions/s" figure, which timed `evaluate` alone: Decide never
 ran that path by itself (it re-scanned the policy for the record), so it overstated Decide's

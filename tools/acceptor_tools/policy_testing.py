@@ -6,7 +6,7 @@ list of `{name, facts, expect}`. Test files are read the way policy files are: t
 keeping reader (`acceptor.policy.source`) and pydantic messages (`acceptor.policy.messages`),
 so a bad test file is reported as `path:line: message` like a bad policy.
 
-Every test is decided by `decide`, the one call into the decision engine.
+Every test is decided by `decide`, which calls `decide_one`, the function Decide runs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +29,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from acceptor.contract import RequestedDetail
+from acceptor.decision.connection import PENDING, Connection
+from acceptor.decision.decide_one import Decision, decide_one
+from acceptor.decision.gather import RequestFacts
+from acceptor.decision.records import NO_RECORDS
 from acceptor.policy.errors import PolicyValidationError, Problem
-from acceptor.policy.evaluate import Evaluation, Outcome, evaluate
+from acceptor.policy.evaluate import Outcome
 from acceptor.policy.facts import Facts, FactsError, FactsFile
-from acceptor.policy.limits import apply_limits, limits_of
 from acceptor.policy.loader import POLICY_SUFFIXES
 from acceptor.policy.messages import found, validation_issues
 from acceptor.policy.model import Name
@@ -144,17 +149,17 @@ class CaseFile:
 class CaseResult:
     path: str
     case: Case
-    evaluation: Evaluation
+    decision: Decision
 
     @property
     def passed(self) -> bool:
-        if self.evaluation.decision != self.case.decision:
+        if self.decision.decision != self.case.decision:
             return False
-        return self.case.rule is None or self.evaluation.rule == self.case.rule
+        return self.case.rule is None or self.decision.rule == self.case.rule
 
     def __str__(self) -> str:
         """`path:line: test NAME: want X, got Y (reason)`."""
-        case, got = self.case, self.evaluation
+        case, got = self.case, self.decision
         want: str = case.decision
         shown: str = got.decision
         if case.rule is not None:
@@ -172,11 +177,48 @@ class Suite:
     files: tuple[Path, ...]
 
 
-def decide(policy: PolicySet, facts: Facts, connections: int | None) -> Evaluation:
-    """The decision a test checks: the policy's evaluation, then the limit step."""
-    evaluation = evaluate(policy, facts)
-    limits = limits_of(policy.governing(facts.service_id))
-    return apply_limits(evaluation, limits, connections, facts)
+# What Decide always knows of a request but a test may leave out because its policy does not
+# test it. They stand in only for the request and the connection `decide_one` screens (a pending
+# request to the test's service); the facts the policy is asked about stay as the test wrote
+# them, so a fact a test leaves out is unknown to the policy, as in a facts file.
+PLACEHOLDER_ENDPOINT = "vpce-00000000000000000"
+PLACEHOLDER_ACCOUNT = "000000000000"
+PLACEHOLDER_REGION = "us-east-1"
+# A test's request is decided as it arrives: created now, so no hold has expired yet.
+TEST_TIME = datetime(2025, 1, 1, tzinfo=UTC)
+CORRELATION = "acceptor-policy-test"
+
+
+def decide(policy: PolicySet, facts: Facts, connections: int | None) -> Decision:
+    """The decision a test checks: `decide_one`, the function Decide runs, for a pending
+    request with these facts and this connection count (None: unknown)."""
+    request = RequestedDetail(
+        service_id=facts.service_id,
+        endpoint_id=facts.endpoint_id or PLACEHOLDER_ENDPOINT,
+        account=facts.account or PLACEHOLDER_ACCOUNT,
+        region=facts.region or PLACEHOLDER_REGION,
+        state=PENDING,
+        created_at=TEST_TIME,
+        origin="sweep",
+        correlation_id=CORRELATION,
+    )
+    connection = Connection(
+        request.service_id,
+        request.endpoint_id,
+        request.account,
+        request.region,
+        PENDING,
+        TEST_TIME,
+    )
+    return decide_one(
+        request,
+        connection,
+        RequestFacts(facts),
+        NO_RECORDS,
+        policy,
+        TEST_TIME,
+        connections=connections,
+    )
 
 
 def run_tests(policy: PolicySet, files: Sequence[CaseFile]) -> list[CaseResult]:

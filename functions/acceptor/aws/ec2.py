@@ -85,6 +85,11 @@ class ProviderEc2:
     def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:
         return self._describe([("service-id", [service_id]), ("vpc-endpoint-state", [state])])
 
+    def service_connections(self, service_id: str) -> list[Connection]:
+        """Every connection to one service, in any state (`service-id` filter, paginated): what
+        Decide counts a consumer account's connections from (`policy/limits.py`)."""
+        return list(self._describe([("service-id", [service_id])]))
+
     def owned_services(self) -> list[str]:
         """Every endpoint service of this account that requires acceptance."""
         paginator = self._client.get_paginator("describe_vpc_endpoint_service_configurations")

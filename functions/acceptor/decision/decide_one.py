@@ -23,7 +23,8 @@ call it; nothing else derives any part of a decision. Its steps, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from acceptor.contract import ActionType, DecisionName, RequestedDetail
@@ -48,8 +49,10 @@ ACTION_OF: dict[DecisionName, ActionType] = {
 
 
 class NotCounted:
-    """`decide_one`'s `connections` when Decide did not count them (the limit step is left out:
-    issue 14 wires the count from the per-service re-read)."""
+    """`decide_one`'s `connections` when nobody counted them, because no limit governs the
+    request's service (Decide counts only for those: `flows/decide/reread.py`) or the caller
+    decides without counts (`explain` without `connections`). A `limits` that governs the
+    service is then left out of the decision."""
 
 
 NOT_COUNTED = NotCounted()
@@ -136,7 +139,7 @@ def decide_one(
             decision,
             evaluation.plan.limits,
             connections,
-            account=connection.account,
+            account=gathered.facts.account,
             service_id=connection.service_id,
         )
         if limited is not None:
@@ -218,9 +221,14 @@ def _expired_reason(plan: ServicePlan, connection: Connection, reason: str) -> s
     assert plan.hold_limit is not None
     return (
         f"Rejected: held since {connection.created_at.isoformat()}, longer than "
-        f"hold.expires_after ({format_duration(plan.hold_limit.after)}, "
-        f"{plan.hold_limit.file}). {reason}"
+        f"{_hold_limit_text(plan.hold_limit.after, plan.hold_limit.file)}. {reason}"
     )
+
+
+@lru_cache(maxsize=64)
+def _hold_limit_text(after: timedelta, file: str) -> str:
+    """`hold.expires_after (72h, policies/x.yaml)`, made once per limit, not per request."""
+    return f"hold.expires_after ({format_duration(after)}, {file})"
 
 
 def _revocation(

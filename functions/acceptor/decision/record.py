@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from acceptor.contract import CONTRACT_VERSION, Action, DecidedDetail
@@ -116,7 +117,16 @@ def _time(value: datetime | None) -> str | None:
     """As pydantic writes an aware time in JSON: UTC, `Z`, microseconds only when there are."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=256)
+def _utc_text(value: datetime) -> str:
+    # Remembered: a batch's records share their `decided_at`, a connection's records their
+    # `created_at` and `hold_expires_at`. Equal times (whatever their zone) have one UTC text.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def decision_record(

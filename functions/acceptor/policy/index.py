@@ -131,6 +131,45 @@ def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> Compile
 
 
 @dataclass(frozen=True)
+class Filed:
+    """The rules filed under one index key, split for the evaluator.
+
+    A rule with nothing left to check once its anchor holds (`direct`) is found whenever the key
+    is probed, so what it adds to an evaluation is worked out here, once: its outcome, the first
+    rule of each decision step among them, and their unknown facts. Only the `checked` ones are
+    tested one by one. (A policy of thousands of rules files hundreds under one key, e.g. OU
+    rules anchored on their VPC tag when the OU path is unknown.)"""
+
+    entries: tuple[Entry, ...]
+    """All of them, in policy order."""
+    checked: tuple[Entry, ...]
+    direct: dict[CompiledRule, RuleOutcome]
+    direct_firsts: dict[tuple[Decision, Status], tuple[CompiledRule, RuleOutcome]]
+    direct_missing: frozenset[str]
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> Filed:
+        direct: dict[CompiledRule, RuleOutcome] = {}
+        firsts: dict[tuple[Decision, Status], tuple[CompiledRule, RuleOutcome]] = {}
+        missing: set[str] = set()
+        for rest, outcome, step, rule in entries:
+            if rest:
+                continue
+            direct[rule] = outcome
+            current = firsts.get(step)
+            if current is None or rule.position < current[0].position:
+                firsts[step] = (rule, outcome)
+            missing.update(outcome.unknown_facts)
+        return cls(
+            entries=tuple(entries),
+            checked=tuple(entry for entry in entries if entry[0]),
+            direct=direct,
+            direct_firsts=firsts,
+            direct_missing=frozenset(missing),
+        )
+
+
+@dataclass(frozen=True)
 class Lookup:
     """The index of one service's rules for one set of unknown facts."""
 
@@ -139,8 +178,8 @@ class Lookup:
     """The rules that test only unknown facts, in order: unknown whatever the known facts."""
     first_always_unknown: dict[Decision, tuple[CompiledRule, RuleOutcome]]
     always_missing: frozenset[str]
-    tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, list[Entry]]], ...]
-    """Per anchor kind: the fact, its probe, and index key -> entries of the rules filed there.
+    tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, Filed]], ...]
+    """Per anchor kind: the fact, its probe, and index key -> the rules filed there (`Filed`).
 
     An entry holds what is left to check of its rule once the anchor is known to hold, the
     rule's unknown facts, the step of the decision order it takes part in if those checks pass,
@@ -156,9 +195,9 @@ class Lookup:
         found: list[Entry] = []
         for fact, probe, table in self.tables:
             for key in probe(getattr(facts, fact)):
-                entries = table.get(key)
-                if entries:
-                    found.extend(entries)
+                filed = table.get(key)
+                if filed is not None:
+                    found.extend(filed.entries)
         return found
 
 
@@ -193,7 +232,11 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
         for key in kind.index_keys(prepared):
             by_kind[anchor][key].append(entry)
     tables = tuple(
-        (kind_of(name).fact, kind_of(name).probe_keys, dict(table))
+        (
+            kind_of(name).fact,
+            kind_of(name).probe_keys,
+            {key: Filed.of(entries) for key, entries in table.items()},
+        )
         for name, table in sorted(by_kind.items(), key=lambda item: kind_of(item[0]).anchor_rank)
     )
     return Lookup(

@@ -6,26 +6,27 @@ the request exceeds, and leaves every other outcome exactly as it was. So a limi
 reject into anything else, and never lets anything be accepted that was not accepted before.
 
 The count is the account's connections to the service in the states below, the request being
-decided included, read by Decide from its per-service re-read of the connections (never from a
-message); `connection_counts` computes it from that re-read.
+decided included, read by Decide from its per-service listing of the connections (never from a
+message); `count_for` computes it from that listing. A request waiting for acceptance counts the
+ones requested before it, not those requested after it: of three endpoints an account requests
+at once under a limit of 2, the first two are within the limit and the third is over, whatever
+order Decide decides them in.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from acceptor.policy.evaluate import RESTRICTIVENESS, Evaluation, Outcome
-from acceptor.policy.facts import Facts
+from acceptor.policy.evaluate import RESTRICTIVENESS, Outcome
 from acceptor.policy.index import FileLimit
 from acceptor.policy.model import OverLimitDecision
-from acceptor.policy.policy_set import PolicyDocument
 
 # The states that count against a limit (DescribeVpcEndpointConnections' VpcEndpointState).
 COUNTED_STATES = frozenset({"pendingAcceptance", "pending", "available"})
+WAITING = "pendingAcceptance"
 # The name under which an unknown count appears in an evaluation's missing facts.
 CONNECTIONS = "connections"
 
@@ -53,26 +54,33 @@ class CountedConnection(Protocol):
     @property
     def state(self) -> str: ...
 
+    @property
+    def endpoint_id(self) -> str: ...
 
-def limits_of(documents: Iterable[PolicyDocument]) -> tuple[FileLimit, ...]:
-    """The limits of the files that set one (pass the files governing the request's service;
-    a service's compiled plan has them as `ServicePlan.limits`)."""
-    return tuple(
-        FileLimit(document.path, limits.per_account, limits.over_limit)
-        for document in documents
-        if (limits := document.model.limits) is not None
-    )
+    @property
+    def created_at(self) -> datetime: ...
 
 
-def connection_counts(
-    connections: Iterable[CountedConnection],
-) -> Mapping[tuple[str, str], int]:
-    """(service ID, account) -> how many of `connections` count against a limit."""
-    return Counter(
-        (connection.service_id, connection.account)
-        for connection in connections
-        if connection.state in COUNTED_STATES
-    )
+def count_for(request: CountedConnection, listed: Iterable[CountedConnection]) -> int:
+    """The count the limit step compares with `per_account` for one request (a connection
+    waiting for acceptance): the request itself, plus its account's other connections to the
+    service in `listed` that are accepted or being accepted (`pending`, `available`), or that
+    wait for acceptance and were requested before it (earlier creation time; for the same time,
+    the smaller endpoint ID). Connections in other states, of other accounts or services, and
+    those requested after it do not count."""
+    ahead = (request.created_at, request.endpoint_id)
+    others = 0
+    for connection in listed:
+        if (
+            connection.endpoint_id == request.endpoint_id
+            or connection.account != request.account
+            or connection.service_id != request.service_id
+            or connection.state not in COUNTED_STATES
+        ):
+            continue
+        if connection.state != WAITING or (connection.created_at, connection.endpoint_id) < ahead:
+            others += 1
+    return others + 1
 
 
 def over_limit(
@@ -120,35 +128,4 @@ def over_limit(
             f"per account set by {chosen.file}."
         ),
         file=chosen.file,
-    )
-
-
-def apply_limits(
-    evaluation: Evaluation, limits: Sequence[FileLimit], count: int | None, facts: Facts
-) -> Evaluation:
-    """`evaluation` with the limit step applied: unchanged unless an accept is over a limit.
-
-    An over-limit evaluation keeps the rules' statuses; its reason says what the rules alone
-    would have decided, `rule` is None (no rule decided it) and `file` names the limit's file.
-    """
-    verdict = over_limit(
-        evaluation.decision,
-        limits,
-        count,
-        account=facts.account,
-        service_id=facts.service_id,
-    )
-    if verdict is None:
-        return evaluation
-    missing = evaluation.missing_facts
-    if count is None:
-        missing = tuple(sorted({*missing, CONNECTIONS}))
-    return dataclasses.replace(
-        evaluation,
-        decision=verdict.decision,
-        reason=f"{verdict.reason} Without the limit: {evaluation.reason}",
-        deciding=None,
-        deciding_outcome=None,
-        file=verdict.file,
-        missing_facts=missing,
     )

@@ -38,6 +38,8 @@ class FakeEc2:
         """Failures to report for an endpoint, one per call, in order."""
         self.call_error: AwsError | None = None
         self.describe_error: AwsError | None = None
+        self.list_error: AwsError | None = None
+        """Raised by `service_connections` (the listing Decide counts limits from)."""
 
     def connections(
         self, service_id: str | None, endpoint_ids: Sequence[str]
@@ -64,6 +66,12 @@ class FakeEc2:
             if e in self.connections_by_id
             and (service_ids is None or self.connections_by_id[e].service_id in service_ids)
         }
+
+    def service_connections(self, service_id: str) -> list[Connection]:
+        self.calls.append(("list-service", service_id, ()))
+        if self.list_error is not None:
+            raise self.list_error
+        return [c for c in self.connections_by_id.values() if c.service_id == service_id]
 
     def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:
         self.calls.append(("list", service_id, (state,)))

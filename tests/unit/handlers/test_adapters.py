@@ -318,6 +318,41 @@ def test_more_services_than_a_filter_takes_are_read_in_chunks(aws: AwsClients) -
         assert ec2.find(["vpce-00000001"], services) == {}
 
 
+def test_service_connections_list_every_page_of_the_service_in_any_state(
+    aws: AwsClients,
+) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+
+    def item(endpoint_id: str, state: str) -> dict[str, Any]:
+        return {
+            "ServiceId": SERVICE,
+            "VpcEndpointId": endpoint_id,
+            "VpcEndpointOwner": "111122223333",
+            "VpcEndpointState": state,
+            "CreationTimestamp": NOW,
+        }
+
+    request = {"Filters": [{"Name": "service-id", "Values": [SERVICE]}], "MaxResults": 1000}
+    for stubber in stubbed(aws.ec2()):
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [item("vpce-00000001", "available")], "NextToken": "p2"},
+            request,
+        )
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [item("vpce-00000002", "pendingAcceptance")]},
+            {**request, "NextToken": "p2"},
+        )
+
+        listed = ec2.service_connections(SERVICE)
+
+    assert [(c.endpoint_id, c.state) for c in listed] == [
+        ("vpce-00000001", "available"),
+        ("vpce-00000002", "pendingAcceptance"),
+    ]
+
+
 def test_accept_reports_unsuccessful_items_by_endpoint(aws: AwsClients) -> None:
     ec2 = ProviderEc2(aws.ec2(), "us-east-1")
     for stubber in stubbed(aws.ec2()):

@@ -20,6 +20,7 @@ from acceptor.flows.decide import BatchOutcome, DecideDeps, decide_batch
 from acceptor.policy.model import PolicyFile
 from acceptor.policy.policy_set import PolicyDocument, PolicySet
 
+DAY = timedelta(days=1)
 A = "vpce-svc-0a1b2c3d4e5f67890"
 B = "vpce-svc-0b2c3d4e5f6a78901"
 PAYMENTS, ANALYTICS, SANDBOX, PARTNER = (
@@ -80,8 +81,33 @@ def body(connection: Connection, origin: Origin = "sweep", correlation: str = "s
     return json.dumps(event)
 
 
+def limited_policy(per_account: int, over_limit: str) -> PolicySet:
+    """Accept PAYMENTS on service A, with a limit per account; service B has no limit."""
+
+    def document(path: str, service: str, **extra: Any) -> PolicyDocument:
+        content = {
+            "version": 1,
+            "services": [service],
+            "default": "reject",
+            "rules": [{"name": "payments", "decision": "accept", "when": {"accounts": [PAYMENTS]}}],
+            **extra,
+        }
+        return PolicyDocument(path, PolicyFile.model_validate(content))
+
+    limits = {"per_account": per_account, "over_limit": over_limit}
+    return PolicySet.from_documents(
+        [document("policies/a.yaml", A, limits=limits), document("policies/b.yaml", B)]
+    )
+
+
 class Harness:
-    def __init__(self, connections: Sequence[Connection], **consumer: ConsumerFacts) -> None:
+    def __init__(
+        self,
+        connections: Sequence[Connection],
+        policy: PolicySet = POLICY,
+        **consumer: ConsumerFacts,
+    ) -> None:
+        self.policy = policy
         self.ec2 = FakeEc2(connections)
         self.bus = FakeBus()
         self.guard = MemoryGuard()
@@ -98,7 +124,7 @@ class Harness:
             log=self.log,
             clock=lambda: NOW,
         )
-        return decide_batch(messages, POLICY, deps, dry_run=dry_run, ttl=timedelta(days=1))
+        return decide_batch(messages, self.policy, deps, dry_run=dry_run, ttl=timedelta(days=1))
 
     def decided(self) -> dict[str, DecidedDetail]:
         return {d.endpoint_id: d for d in (cast(DecidedDetail, e.detail) for e in self.bus.events)}
@@ -440,3 +466,57 @@ def test_hold_expired_request_is_rejected_when_policy_still_holds() -> None:
     )
 
     assert harness.ec2.actions() == [("reject", A, ("vpce-00000004",))]
+
+
+def test_a_consumer_at_its_limit_gets_its_third_endpoint_rejected_counted_from_ec2() -> None:
+    # Given a limit of 2 on service A, one connection already available and two requested,
+    # the later one last
+    available = pending("vpce-00000001", account=PAYMENTS, state="available", age=DAY)
+    second = pending("vpce-00000002", account=PAYMENTS, age=timedelta(minutes=2))
+    third = pending("vpce-00000003", account=PAYMENTS, age=timedelta(minutes=1))
+    harness = Harness([available, second, third], limited_policy(2, "reject"))
+
+    # When both requests are decided in one batch
+    outcome = harness.run([("m2", body(second)), ("m3", body(third))])
+
+    # Then the service's connections are listed once, the second is accepted, the third rejected
+    assert outcome.failures == {}
+    assert harness.ec2.calls.count(("list-service", A, ())) == 1
+    decided = harness.decided()
+    assert (decided["vpce-00000002"].decision, decided["vpce-00000002"].rule) == (
+        "accept",
+        "payments",
+    )
+    assert decided["vpce-00000003"].decision == "reject"
+    assert decided["vpce-00000003"].rule is None
+    assert decided["vpce-00000003"].reason.startswith(
+        f"Rejected: account {PAYMENTS} has 3 connections to {A} (this request included), "
+        "over the limit of 2 per account set by policies/a.yaml."
+    )
+    assert harness.state("vpce-00000002") == "available"
+    assert harness.state("vpce-00000003") == "rejected"
+
+
+def test_connections_that_cannot_be_listed_hold_an_accept_a_limit_governs() -> None:
+    request = pending("vpce-00000002", account=PAYMENTS)
+    harness = Harness([request], limited_policy(5, "reject"))
+    harness.ec2.list_error = Throttled("DescribeVpcEndpointConnections", "Throttling", "x")
+
+    outcome = harness.run([("m", body(request))])
+
+    assert outcome.failures == {}
+    decided = harness.decided()["vpce-00000002"]
+    assert decided.decision == "hold"
+    assert "is unknown" in decided.reason
+    assert harness.ec2.actions() == []
+    assert harness.state("vpce-00000002") == "pendingAcceptance"
+
+
+def test_a_service_no_limit_governs_is_not_listed() -> None:
+    request = pending("vpce-00000005", account=PAYMENTS, service_id=B)
+    harness = Harness([request], limited_policy(1, "reject"))
+
+    harness.run([("m", body(request))])
+
+    assert harness.decided()["vpce-00000005"].decision == "accept"
+    assert [call for call in harness.ec2.calls if call[0] == "list-service"] == []

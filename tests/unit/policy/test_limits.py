@@ -4,6 +4,7 @@ decision, names the count and the limit, and never lets anything else become an 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,31 +14,22 @@ from hypothesis import strategies as st
 from test_properties import EXAMPLES, Files, facts_sets, named, policies, to_policy
 
 from acceptor.policy.evaluate import evaluate
-from acceptor.policy.limits import (
-    CONNECTIONS,
-    FileLimit,
-    apply_limits,
-    connection_counts,
-    limits_of,
-    over_limit,
-)
+from acceptor.policy.limits import FileLimit, count_for, over_limit
 from acceptor.policy.model import Limits
+from acceptor_tools.policy_testing import decide
 
 pytestmark = pytest.mark.disable_socket
 
 ACCOUNT = "111122223333"
+T0 = datetime(2025, 1, 1, 9, tzinfo=UTC)
+T1 = datetime(2025, 1, 1, 10, tzinfo=UTC)
+T2 = datetime(2025, 1, 1, 11, tzinfo=UTC)
 ACCEPT_RULE = {"name": "payments", "decision": "accept", "when": {"accounts": [ACCOUNT]}}
 
 
 def policy_with(make_policy: PolicyBuilder, **extra: Any) -> Any:
     body = {"version": 1, "services": [SERVICE], "default": "reject", "rules": [ACCEPT_RULE]}
     return make_policy(("policies/payments.yaml", {**body, **extra}))
-
-
-def decide(policy: Any, facts: Any, count: int | None) -> Any:
-    return apply_limits(
-        evaluate(policy, facts), limits_of(policy.governing(facts.service_id)), count, facts
-    )
 
 
 def test_accept_within_the_limit_is_unchanged(
@@ -48,7 +40,7 @@ def test_accept_within_the_limit_is_unchanged(
 
     decided = decide(policy, facts, 3)
 
-    assert decided == evaluate(policy, facts)
+    assert decided.limited is None
     assert (decided.decision, decided.rule) == ("accept", "payments")
 
 
@@ -62,7 +54,8 @@ def test_accept_over_the_limit_is_decided_over_limit_naming_count_and_limit(
 
     assert decided.decision == "reject"
     assert decided.rule is None
-    assert decided.file == "policies/payments.yaml"
+    assert decided.limited is not None
+    assert decided.limited.file == "policies/payments.yaml"
     assert decided.reason.startswith(
         f"Rejected: account {ACCOUNT} has 4 connections to {SERVICE} (this request included), "
         "over the limit of 3 per account set by policies/payments.yaml."
@@ -98,7 +91,6 @@ def test_unknown_count_holds_an_accept_that_a_limit_governs(
     decided = decide(policy, make_facts(account=ACCOUNT), None)
 
     assert decided.decision == "hold"
-    assert CONNECTIONS in decided.missing_facts
     assert "is unknown" in decided.reason
     assert "limit of 5 per account" in decided.reason
 
@@ -112,8 +104,8 @@ def test_reject_stays_reject_whatever_the_count(
 
     decided = decide(policy, facts, count)
 
-    assert decided == evaluate(policy, facts)
-    assert decided.decision == "reject"
+    assert decided.limited is None
+    assert (decided.decision, decided.reason) == ("reject", evaluate(policy, facts).reason)
 
 
 def test_without_limits_the_count_does_not_matter(
@@ -122,8 +114,12 @@ def test_without_limits_the_count_does_not_matter(
     policy = policy_with(make_policy)
     facts = make_facts(account=ACCOUNT)
 
-    assert decide(policy, facts, 1000) == evaluate(policy, facts)
-    assert decide(policy, facts, None) == evaluate(policy, facts)
+    plain = evaluate(policy, facts)
+
+    for count in (1000, None):
+        decided = decide(policy, facts, count)
+        assert decided.limited is None
+        assert (decided.decision, decided.reason) == (plain.decision, plain.reason)
 
 
 def test_of_several_files_every_exceeded_limit_applies_and_the_most_restrictive_wins() -> None:
@@ -157,29 +153,53 @@ class _Connection:
     service_id: str
     account: str
     state: str
+    endpoint_id: str
+    created_at: datetime
 
 
-def test_connection_counts_count_pending_and_available_per_service_and_account() -> None:
+def test_count_for_counts_accepted_ones_and_the_ones_requested_before_of_its_account() -> None:
     other_service = "vpce-svc-0fedcba9876543210"
-    connections = [
-        _Connection(SERVICE, ACCOUNT, "pendingAcceptance"),
-        _Connection(SERVICE, ACCOUNT, "available"),
-        _Connection(SERVICE, ACCOUNT, "pending"),
-        _Connection(SERVICE, ACCOUNT, "rejected"),
-        _Connection(SERVICE, ACCOUNT, "deleted"),
-        _Connection(SERVICE, ACCOUNT, "failed"),
-        _Connection(SERVICE, ACCOUNT, "expired"),
-        _Connection(SERVICE, "444455556666", "available"),
-        _Connection(other_service, ACCOUNT, "available"),
+    request = _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-0000000000000000c", T1)
+    listed = [
+        request,
+        _Connection(SERVICE, ACCOUNT, "available", "vpce-00000000000000001", T2),
+        _Connection(SERVICE, ACCOUNT, "pending", "vpce-00000000000000002", T2),
+        _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-00000000000000003", T0),
+        # The same time as the request: the smaller endpoint ID was requested first.
+        _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-0000000000000000b", T1),
+        _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-0000000000000000d", T1),
+        _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-00000000000000004", T2),
+        _Connection(SERVICE, ACCOUNT, "rejected", "vpce-00000000000000005", T0),
+        _Connection(SERVICE, ACCOUNT, "deleted", "vpce-00000000000000006", T0),
+        _Connection(SERVICE, ACCOUNT, "failed", "vpce-00000000000000007", T0),
+        _Connection(SERVICE, ACCOUNT, "expired", "vpce-00000000000000008", T0),
+        _Connection(SERVICE, "444455556666", "available", "vpce-00000000000000009", T0),
+        _Connection(other_service, ACCOUNT, "available", "vpce-0000000000000000a", T0),
     ]
 
-    counts = connection_counts(connections)
+    # Itself, available, pending, the one requested at T0 and the one with the smaller ID.
+    assert count_for(request, listed) == 5
 
-    assert counts == {
-        (SERVICE, ACCOUNT): 3,
-        (SERVICE, "444455556666"): 1,
-        (other_service, ACCOUNT): 1,
-    }
+
+def test_count_for_counts_the_request_when_the_listing_does_not_show_it() -> None:
+    request = _Connection(SERVICE, ACCOUNT, "pendingAcceptance", "vpce-0000000000000000c", T1)
+
+    assert count_for(request, []) == 1
+
+
+def test_of_three_requested_at_once_under_a_limit_of_two_only_the_third_is_over() -> None:
+    three = [
+        _Connection(SERVICE, ACCOUNT, "pendingAcceptance", f"vpce-0000000000000000{n}", t)
+        for n, t in ((1, T0), (2, T1), (3, T2))
+    ]
+    limits = (FileLimit("a.yaml", per_account=2, over_limit="hold"),)
+
+    verdicts = [
+        over_limit("accept", limits, count_for(one, three), account=ACCOUNT, service_id=SERVICE)
+        for one in three
+    ]
+
+    assert [None if v is None else v.decision for v in verdicts] == [None, None, "hold"]
 
 
 _limits = st.fixed_dictionaries(
@@ -212,7 +232,7 @@ def test_adding_a_limit_never_turns_a_non_accept_into_an_accept(
         documents.append(document)
     limited = type(limited).from_documents(documents)
 
-    before = evaluate(plain, facts)
+    before = decide(plain, facts, count)
     after = decide(limited, facts, count)
 
     if before.decision != "accept":
@@ -223,8 +243,9 @@ def test_adding_a_limit_never_turns_a_non_accept_into_an_accept(
         assert _meaning(after) == _meaning(before)
 
 
-def _meaning(evaluation: Any) -> dict[str, Any]:
-    """An evaluation without its policy hash (which limits change)."""
-    data: dict[str, Any] = evaluation.to_dict()
+def _meaning(decision: Any) -> tuple[Any, ...]:
+    """A decision without its policy hash (which limits change)."""
+    assert decision.evaluation is not None
+    data: dict[str, Any] = decision.evaluation.to_dict()
     del data["policy_hash"]
-    return data
+    return (decision.decision, decision.rule, decision.reason, data)

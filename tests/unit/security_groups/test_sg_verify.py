@@ -61,7 +61,7 @@ def claim(policy: PolicySet, **changes: str | None) -> AcceptClaim:
 
 @pytest.mark.parametrize("state", ["pending", "available"])
 def test_an_accepted_connection_opens_the_policy_rules_ports(policy: PolicySet, state: str) -> None:
-    opening = verify_accept(claim(policy), connection(state), policy, frozenset(), planning=False)
+    opening = verify_accept(claim(policy), connection(state), policy, None, planning=False)
 
     assert isinstance(opening, Opening)
     assert opening.spec is not None
@@ -87,9 +87,7 @@ def test_an_accepted_connection_opens_the_policy_rules_ports(policy: PolicySet, 
 def test_a_forged_or_stale_accept_opens_nothing(
     policy: PolicySet, change: dict[str, str | None], the_connection: Connection | None, code: str
 ) -> None:
-    result = verify_accept(
-        claim(policy, **change), the_connection, policy, frozenset(), planning=False
-    )
+    result = verify_accept(claim(policy, **change), the_connection, policy, None, planning=False)
 
     assert isinstance(result, Refusal)
     assert result.code == code
@@ -108,7 +106,7 @@ def test_a_connection_of_a_service_the_stack_does_not_manage_opens_nothing(
 
 def test_a_dry_run_may_plan_for_a_connection_still_pending_acceptance(policy: PolicySet) -> None:
     result = verify_accept(
-        claim(policy), connection("pendingAcceptance"), policy, frozenset(), planning=True
+        claim(policy), connection("pendingAcceptance"), policy, None, planning=True
     )
 
     assert isinstance(result, Opening)

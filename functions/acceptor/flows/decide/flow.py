@@ -1,13 +1,13 @@
 """Decide: a batch of Requested events → claims, re-read, facts, decisions, actions, outputs.
 
 Stages, each over the whole batch so that AWS calls grow with services and accounts, not with
-requests: parse → claim (idempotency; one request per endpoint) → re-read the connections
-(per service) → gather facts (per consumer account) → decide (`decide_one`, pure) → act (one
-call per service and action) → deliver (record, publish) → finish (complete the claims). Each
-stage returns per-request results (done, skipped or failed); a request that fails in a stage
-goes no further: its claim is released and its SQS message is reported as a batch item
-failure, so the queue retries it (and dead-letters it in the end). Nothing is accepted on an
-error.
+requests: parse → claim (idempotency; one request per endpoint) → re-read the connections (per
+service; a service a `limits` governs is listed whole, to count them) → gather facts (per
+consumer account) → decide (`decide_one`, pure) → act (one call per service and action) →
+deliver (record, publish) → finish (complete the claims). Each stage returns per-request results
+(done, skipped or failed); a request that fails in a stage goes no further: its claim is
+released and its SQS message is reported as a batch item failure, so the queue retries it (and
+dead-letters it in the end). Nothing is accepted on an error.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from acceptor.aws.errors import AwsError
 from acceptor.aws.idempotency import Guard
 from acceptor.contract import DecidedDetail, RequestedDetail, RequestedEvent
 from acceptor.decision.connection import Connection
-from acceptor.decision.decide_one import Decision, decide_one, needs_facts
+from acceptor.decision.decide_one import (
+    NOT_COUNTED,
+    Decision,
+    NotCounted,
+    decide_one,
+    needs_facts,
+)
 from acceptor.decision.gather import RequestFacts
 from acceptor.decision.records import NO_RECORDS, Records
 from acceptor.flows.decide.act import act
@@ -32,7 +38,7 @@ from acceptor.flows.decide.claim import claim
 from acceptor.flows.decide.deliver import Delivered, deliver
 from acceptor.flows.decide.gather import gather
 from acceptor.flows.decide.ports import Connections, Consumers, Delivery, Log, Organizations
-from acceptor.flows.decide.reread import reread
+from acceptor.flows.decide.reread import count_connections, reread
 from acceptor.flows.decide.results import Claimed, RecordFailed, StageResults
 from acceptor.flows.telemetry import ERRORS, count, logger, tracer
 from acceptor.policy.policy_set import PolicySet
@@ -96,6 +102,7 @@ def decide_batch(
         now = deps.clock()
         reread_results = reread(claims.claimed, deps.ec2)
         found = _merge(failed, reread_results)
+        counts = count_connections(found, deps.ec2, policy, deps.managed)
         # A connection EC2 no longer shows is still decided: `decide_one` leaves it alone.
         connections: dict[Claimed, Connection | None] = {
             **found,
@@ -107,7 +114,7 @@ def decide_batch(
             if needs_facts(request.request, connection, policy, deps.managed)
         }
         facts = _merge(failed, gather(to_gather, deps.consumers, deps.organizations, pool))
-        decisions = _merge(failed, _decide(connections, facts, failed, policy, deps, now))
+        decisions = _merge(failed, _decide(connections, facts, counts, failed, policy, deps, now))
         acted = _merge(failed, act(decisions, deps.ec2, dry_run=dry_run))
         delivered = _merge(
             failed,
@@ -140,6 +147,7 @@ def _merge(failed: dict[Claimed, Exception], results: StageResults[T]) -> dict[C
 def _decide(
     connections: dict[Claimed, Connection | None],
     facts: dict[Claimed, RequestFacts],
+    counts: dict[Claimed, int | None],
     failed: dict[Claimed, Exception],
     policy: PolicySet,
     deps: DecideDeps,
@@ -147,7 +155,8 @@ def _decide(
 ) -> StageResults[Decision]:
     """`decide_one` for every request that got this far. A revocation check that the policy
     rejects and that has no due report yet is decided again with the log's report of an
-    earlier sweep, read only for these (the second step of the two-step revocation)."""
+    earlier sweep, read only for these (the second step of the two-step revocation). `counts`
+    holds the connection counts of the requests a limit governs (`reread.count_connections`)."""
     results: StageResults[Decision] = StageResults()
     for request, connection in connections.items():
         if request in failed:
@@ -159,8 +168,16 @@ def _decide(
             and needs_facts(request.request, connection, policy, deps.managed)
         ):
             continue  # its gather failed
+        connections_of: int | NotCounted | None = counts.get(request, NOT_COUNTED)
         decision = decide_one(
-            request.request, connection, gathered, NO_RECORDS, policy, now, managed=deps.managed
+            request.request,
+            connection,
+            gathered,
+            NO_RECORDS,
+            policy,
+            now,
+            managed=deps.managed,
+            connections=connections_of,
         )
         if decision.revocation == "reported" and deps.log is not None:
             try:
