@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from acceptor.aws.approvals import ApprovalStore
 from acceptor.aws.bus import Bus
 from acceptor.aws.clients import AwsClients
 from acceptor.aws.consumer import ConsumerReader
@@ -13,6 +14,8 @@ from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
 from acceptor.aws.organizations import OrganizationsReader
+from acceptor.aws.signing_secrets import SigningSecrets
+from acceptor.flows.approval import ApprovalDeps
 from acceptor.flows.decide import DecideDeps
 from acceptor.flows.telemetry import ERRORS, count, logger
 from acceptor.policy.errors import PolicyError
@@ -86,3 +89,33 @@ def decide_deps(
         managed=frozenset(settings.managed_services),
         remaining_ms=remaining_ms,
     )
+
+
+def approvals(settings: Settings, clients: AwsClients) -> ApprovalStore | None:
+    if not settings.approval_table:
+        return None
+    return ApprovalStore(clients.dynamodb(), settings.approval_table)
+
+
+def approval_deps(
+    settings: Settings, clients: AwsClients, clock: Callable[[], datetime] | None = None
+) -> ApprovalDeps:
+    store = approvals(settings, clients)
+    if store is None:
+        raise RuntimeError("APPROVAL_TABLE is not set: approvals cannot be recorded")
+    log = (
+        DecisionLog(clients.dynamodb(), settings.decision_table)
+        if settings.decision_table
+        else None
+    )
+    return ApprovalDeps(
+        ec2=provider_ec2(clients),
+        approvals=store,
+        bus=bus(settings, clients),
+        log=log,
+        clock=clock or utc_now,
+    )
+
+
+def signing_secrets(clients: AwsClients) -> SigningSecrets:
+    return SigningSecrets(clients)
