@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from acceptor.approval.model import terms_for
 from acceptor.contract import Action, DecidedDetail, RequestedDetail, RuleStatus
 from acceptor.decision.connection import Connection
 from acceptor.decision.gather import RequestFacts
@@ -49,8 +50,15 @@ def decided_detail(
 ) -> DecidedDetail:
     rule = deciding_rule(policy, request.service_id, verdict.rule)
     groups = None
-    if verdict.decision == "accept" and rule is not None and rule.security_groups is not None:
-        groups = rule.security_groups.model_dump(mode="json", exclude_none=True)
+    opened = (
+        terms_for(policy, request.service_id).security_groups
+        if verdict.approved_by is not None
+        else rule.security_groups
+        if rule is not None
+        else None
+    )
+    if verdict.decision == "accept" and opened is not None:
+        groups = opened.model_dump(mode="json", exclude_none=True)
     facts = gathered.facts if gathered is not None else None
     return DecidedDetail(
         service_id=request.service_id,
@@ -76,6 +84,8 @@ def decided_detail(
         if gathered is not None and gathered.vpc_cidrs is not None
         else None,
         revocation=verdict.revocation,
+        approved_by=verdict.approved_by,
+        approval_reason=verdict.approval_reason,
         created_at=connection.created_at if connection is not None else request.created_at,
         decided_at=decided_at,
         correlation_id=request.correlation_id,

@@ -51,7 +51,11 @@ class Verdict:
     action: ActionType
     revocation: RevocationPhase | None = None
     quiet: bool = False
-    """Nothing worth an event or a record: a revocation check of a connection still allowed."""
+    """Nothing worth an event or a record: a revocation check of a connection still allowed,
+    or an approval request with no valid approval record."""
+    approved_by: str | None = None
+    """The approver whose record decided (origin `approval`, acceptor/approval/verdict.py)."""
+    approval_reason: str | None = None
 
 
 def revocation_enabled(policy: PolicySet, service_id: str) -> bool:

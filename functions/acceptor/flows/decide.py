@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
+from acceptor.approval.verdict import with_approval
+from acceptor.aws.approvals import ApprovalStore
 from acceptor.aws.consumer import ConsumerReader
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
@@ -49,6 +51,8 @@ class DecideDeps:
     log: DecisionLog | None
     clock: Callable[[], datetime]
     managed: frozenset[str] = frozenset()
+    approvals: ApprovalStore | None = None
+    """Read for requests with origin `approval`; without it, no approval ever applies."""
     remaining_ms: Callable[[], int | None] = lambda: None
 
 
@@ -73,6 +77,9 @@ def idempotency_key(request: RequestedDetail, policy_hash: str, *, dry_run: bool
     }
     if request.origin == "revocation":
         key["sweep"] = request.correlation_id
+    if request.origin == "approval":
+        # Each approval record is decided once (its ID is the request's correlation ID).
+        key["approval"] = request.correlation_id
     return key
 
 
@@ -94,7 +101,7 @@ def decide_batch(
         _reread(pendings, deps.ec2)
         _screen(pendings, policy, deps.managed)
         _gather(pendings, deps.consumers, deps.organizations, pool)
-        _judge(pendings, policy, deps.log, now)
+        _judge(pendings, policy, deps.log, now, deps.approvals)
         act(pendings, deps.ec2, dry_run=dry_run)
         deliver(pendings, policy, deps.bus, deps.log, dry_run=dry_run, decided_at=now, ttl=ttl)
         _finish(pendings, deps.guard, outcome, pool)
@@ -278,7 +285,11 @@ def _gather(
 
 
 def _judge(
-    pendings: list[Pending], policy: PolicySet, log: DecisionLog | None, now: datetime
+    pendings: list[Pending],
+    policy: PolicySet,
+    log: DecisionLog | None,
+    now: datetime,
+    approvals: ApprovalStore | None = None,
 ) -> None:
     for pending in pendings:
         if not pending.ok or pending.verdict is not None:
@@ -295,9 +306,15 @@ def _judge(
             except AwsError as err:
                 _fail([pending], err)
                 continue
-        pending.verdict = judge(
-            pending.request, pending.connection, evaluation, policy, now, notice
-        )
+        verdict = judge(pending.request, pending.connection, evaluation, policy, now, notice)
+        if pending.request.origin == "approval":
+            try:
+                record = approvals.get(pending.request.endpoint_id) if approvals else None
+            except (AwsError, ValueError, KeyError) as err:
+                _fail([pending], err)
+                continue
+            verdict = with_approval(verdict, evaluation, record, pending.connection, now)
+        pending.verdict = verdict
 
 
 def _fail(group: Iterable[Pending], error: Exception) -> None:

@@ -87,6 +87,7 @@ def decide_deps(
         log=log,
         clock=clock or utc_now,
         managed=frozenset(settings.managed_services),
+        approvals=approvals(settings, clients),
         remaining_ms=remaining_ms,
     )
 
