@@ -10,6 +10,7 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "decisions": ("endpoint_id", "decided_at"),
     "security-group-rules": ("endpoint_id", "group_id"),
     "idempotency": ("id", None),
+    "approvals": ("endpoint_id", None),
 }
 
 

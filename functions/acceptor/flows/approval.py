@@ -97,10 +97,8 @@ def approve(
     def outcome(status: Status, message: str, **more: Any) -> ApprovalOutcome:
         result = ApprovalOutcome(status, message, ask.endpoint_id, ask.decision, approver, **more)
         log = logger.info if status in ("recorded", "already-decided") else logger.warning
-        log(
-            f"approval {status}",
-            extra={**result.body(), "approval_id": approval_id, "reason": ask.reason},
-        )
+        keys = {**result.body(), "approval_id": approval_id, "approval_reason": ask.reason}
+        log(f"approval {status}: {keys.pop('message')}", extra=keys)
         return result
 
     connection = deps.ec2.connections(None, [ask.endpoint_id]).get(ask.endpoint_id)
