@@ -21,8 +21,7 @@ from url_events import (
 
 from acceptor.flows import wiring
 
-POLICY = (
-    """\
+POLICY = """\
 version: 1
 services: ["*"]
 default: hold
@@ -34,7 +33,7 @@ rules:
     decision: reject
     when: {tags: {env: sandbox}}
 approval:
-  approvers: ["%s", "slack:U0123ABCD"]
+  approvers: ["{approver}", "slack:U0123ABCD"]
   security_groups:
     provider: {group: {nlb_group}, ports: [443]}
   expires_after: 1d
@@ -43,9 +42,7 @@ notifications:
     type: slack
     webhook_secret: privatelink-acceptor/slack-ops
     signing_secret: privatelink-acceptor/slack-signing
-"""
-    % NETWORK_ADMINS
-)
+""".replace("{approver}", NETWORK_ADMINS)
 
 
 @pytest.fixture
@@ -116,7 +113,8 @@ def test_a_repeated_approval_is_idempotent_and_a_contrary_one_is_already_decided
 
     assert first[0] == again[0] == 202
     assert first[1]["approval_id"] == again[1]["approval_id"]
-    assert contrary[0] == 409 and contrary[1]["status"] == "already-decided"
+    assert contrary[0] == 409
+    assert contrary[1]["status"] == "already-decided"
     assert held.approval_record(endpoint)["decision"] == "accept"
 
 
@@ -272,7 +270,8 @@ def test_slack_click_with_a_good_signature_by_a_listed_user_records_the_approval
 
     assert (status, body["status"]) == (202, "recorded")
     record = held.approval_record(partner(held))
-    assert record is not None and record["approver"] == "slack:U0123ABCD"
+    assert record is not None
+    assert record["approver"] == "slack:U0123ABCD"
     assert [json.loads(r["body"])["detail"]["origin"] for r in held.requested()] == ["approval"]
 
 
