@@ -22,6 +22,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("local-aws", "serve"): "acceptor_tools.local_aws.serve:serve_command",
     ("replay",): "acceptor_tools.replay.command:replay_command",
     ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
+    ("approve",): "acceptor_tools.approve_command:approve_command",
+    ("reject",): "acceptor_tools.approve_command:reject_command",
 }
 
 
@@ -138,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="also replay against OLD_POLICY and list the decisions that differ from --policy",
     )
     _replay_options(replay)
+
+    for name, verb in (("approve", "accept"), ("reject", "reject")):
+        decide = groups.add_parser(
+            name,
+            help=f"{verb} a held request as yourself, with a reason (docs/operations.md)",
+        )
+        decide.add_argument("endpoint", metavar="ENDPOINT", help="the endpoint ID (vpce-...)")
+        decide.add_argument("--reason", required=True, help="why; kept in the decision record")
+        decide.add_argument("--stack", help="the stack whose ApprovalUrl output to call")
+        decide.add_argument("--url", help="the approval URL itself (instead of --stack)")
+        decide.add_argument("--region", help="AWS region (default: the profile's)")
+        decide.add_argument("--profile", help="AWS profile whose credentials sign the request")
+        decide.add_argument("--json", action="store_true", help="print the answer as JSON")
     return parser
 
 
