@@ -22,6 +22,9 @@ from acceptor_tools.replay.report import PathDisplay, Report, build_report, writ
 
 # The demo's unreadable message: a sample of events/, next to the demo world.
 UNPARSEABLE_SAMPLE = "ingest-sns-unparseable.json"
+# A network admin's `acceptor approve` of the held partner endpoint, as its function URL
+# passes it (docs/operations.md, "Approving a held request").
+APPROVAL_SAMPLE = "approval-url-accept.json"
 
 
 def read_event_file(path: Path) -> Any:
@@ -52,8 +55,9 @@ def replay_files(
 def replay_demo(config: ReplayConfig, progress: Progress | None = None) -> Report:
     """The story of the demo world: its consumers create their endpoints (each creation sends
     the provider's connection notification), SNS delivers one of those notifications twice,
-    and a message nobody can read arrives."""
+    a message nobody can read arrives, and a network admin approves the held request."""
     unparseable = read_event_file(config.world.parent / UNPARSEABLE_SAMPLE)
+    approval = read_event_file(config.world.parent / APPROVAL_SAMPLE)
 
     def play(replay: LocalReplay, say: Progress) -> None:
         world = replay.aws.world
@@ -71,6 +75,14 @@ def replay_demo(config: ReplayConfig, progress: Progress | None = None) -> Repor
         replay.session.run(config.limits)
         say(f"a message nobody can read arrives ({UNPARSEABLE_SAMPLE})")
         replay.session.inject(unparseable, source=UNPARSEABLE_SAMPLE)
+        replay.session.run(config.limits)
+        approver = approval["requestContext"]["authorizer"]["iam"]["userArn"]
+        body = json.loads(approval["body"])
+        say(
+            f"{approver} approves the held endpoint {body['endpoint_id']}: "
+            f"acceptor approve --reason {body['reason']!r} ({APPROVAL_SAMPLE})"
+        )
+        replay.session.inject(approval, source=APPROVAL_SAMPLE)
         replay.session.run(config.limits)
 
     return _replay(config, play, progress)
