@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
     ("approve",): "acceptor_tools.approve_command:approve_command",
     ("reject",): "acceptor_tools.approve_command:reject_command",
+    ("connections",): "acceptor_tools.connections_command:connections_command",
 }
 
 
@@ -153,6 +154,35 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("--region", help="AWS region (default: the profile's)")
         decide.add_argument("--profile", help="AWS profile whose credentials sign the request")
         decide.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    connections = groups.add_parser(
+        "connections",
+        help="the managed services' connections: state, last decision, reason, approver",
+    )
+    connections.add_argument(
+        "--state",
+        choices=["held", "pending", "all"],
+        default="all",
+        help="held: pending and held by the policy; pending: every pendingAcceptance (default all)",
+    )
+    connections.add_argument(
+        "--service", action="append", metavar="ID", help="only this service (repeatable)"
+    )
+    connections.add_argument("--json", action="store_true", help="one JSON object per line")
+    connections.add_argument("--stack", help="the stack whose DecisionTableName output to read")
+    connections.add_argument("--decision-table", help="the decision table (instead of --stack)")
+    connections.add_argument(
+        "--policy",
+        default="policies",
+        metavar="PATH",
+        help="the policy the stack was built from, for hold expiry (default: policies)",
+    )
+    connections.add_argument("--region", help="AWS region (default: the profile's)")
+    connections.add_argument("--profile", help="AWS profile (your own credentials)")
+    connections.add_argument(
+        "--endpoint-url",
+        help="the local AWS (acceptor local-aws serve), e.g. http://127.0.0.1:5000",
+    )
     return parser
 
 

@@ -1,8 +1,10 @@
 """The decision log (DynamoDB `DECISION_TABLE`): one item per decision, kept until its TTL.
 
 Keys: `endpoint_id` (partition) and `decided_at` (sort, ISO 8601 UTC): a connection's history
-reads in order. The revocation notice of an endpoint lives beside its decisions under the
-fixed sort key `revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
+reads in order. The sparse index `by-service` (`decision_service_id`, `decided_at`) holds the
+decision records only: a service's decisions, newest first (`acceptor connections`). The
+revocation notice of an endpoint lives beside its decisions under the fixed sort key
+`revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
 """
 
 from __future__ import annotations

@@ -114,6 +114,8 @@ def decision_record(
     """One decision-log item: the event detail plus the facts, keyed and with its TTL."""
     item: dict[str, Any] = detail.model_dump(mode="json")
     item["kind"] = "decision"
+    # The key of the table's sparse `by-service` index (template.yaml): decisions only.
+    item["decision_service_id"] = detail.service_id
     item["facts"] = gathered.facts.to_dict() if gathered is not None else None
     item["expires_at"] = int((detail.decided_at + ttl).timestamp())
     return item
