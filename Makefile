@@ -44,6 +44,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# The shared fakes of the flow tests, against the ports they stand in for.
+	MYPYPATH=functions:tools $(BIN)/mypy --strict tests/unit/handlers/handler_fakes.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

@@ -100,7 +100,12 @@ class DecidedDetail(_Detail):
     missing_facts: list[str]
     unknown_reasons: dict[str, str] = Field(default_factory=dict)
     rules: list[RuleStatus]
-    """The rules that matched or were unknown; unmatched rules are left out (event size)."""
+    """The rules that matched or were unknown, up to a cap (the deciding rule always among
+    them); unmatched rules are left out (docs/events.md, "Bounded rule lists")."""
+    rules_omitted: int = 0
+    """Matched or unknown rules past the cap, not listed."""
+    rules_unmatched: int = 0
+    """Governing rules that did not match, not listed."""
     policy_hash: str
     dry_run: bool
     action: Action
@@ -116,6 +121,8 @@ class DecidedDetail(_Detail):
     approved_by: str | None = None
     """The person whose approval record decided (origin `approval`); else null."""
     approval_reason: str | None = None
+    hold_expires_at: Timestamp | None = None
+    """For a hold: when it turns into a reject (hold.expires_after); null when it never does."""
     created_at: Timestamp | None
     decided_at: Timestamp
     correlation_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -10,11 +11,11 @@ import pytest
 
 from acceptor.approval.model import ApprovalRecord, matches, terms_for
 from acceptor.approval.slack import SlackRefused, click_of, signature, verify
-from acceptor.approval.verdict import with_approval
 from acceptor.contract import RequestedDetail
 from acceptor.decision.connection import Connection
-from acceptor.decision.verdict import judge
-from acceptor.policy.evaluate import evaluate
+from acceptor.decision.decide_one import Decision, decide_one
+from acceptor.decision.gather import RequestFacts
+from acceptor.decision.records import Records
 from acceptor.policy.facts import Facts
 from acceptor.policy.model import PolicyFile
 from acceptor.policy.policy_set import PolicyDocument, PolicySet
@@ -148,9 +149,15 @@ def test_slack_interaction_that_is_not_our_button_is_refused() -> None:
     assert refused.value.status == 400
 
 
-# ---------------------------------------------------------------- Decide's approval seam
+# ---------------------------------------------------------------- decide_one's approval step
 
-HELD = policy({"services": ["*"], "default": "hold"})
+HELD = policy(
+    {
+        "services": ["*"],
+        "default": "hold",
+        "approval": {"security_groups": {"consumer_endpoint": {"ports": [443]}}},
+    }
+)
 REJECTING = policy(
     {
         "services": ["*"],
@@ -158,6 +165,7 @@ REJECTING = policy(
         "rules": [{"name": "no-sandbox", "decision": "reject", "when": {"accounts": ["1" * 12]}}],
     }
 )
+EXPIRING = policy({"services": ["*"], "default": "hold", "hold": {"expires_after": "1h"}})
 
 
 def request() -> RequestedDetail:
@@ -167,20 +175,15 @@ def request() -> RequestedDetail:
         account="111111111111",
         region="us-east-1",
         state="pendingAcceptance",
-        created_at=NOW - timedelta(hours=1),
+        created_at=NOW - timedelta(minutes=30),
         origin="approval",
         correlation_id="approval-1",
     )
 
 
-def connection() -> Connection:
+def connection(age: timedelta = timedelta(minutes=30)) -> Connection:
     return Connection(
-        SERVICE,
-        ENDPOINT,
-        "111111111111",
-        "us-east-1",
-        "pendingAcceptance",
-        NOW - timedelta(hours=1),
+        SERVICE, ENDPOINT, "111111111111", "us-east-1", "pendingAcceptance", NOW - age
     )
 
 
@@ -199,28 +202,44 @@ def record(decision: str = "accept", **changes: Any) -> ApprovalRecord:
     return ApprovalRecord(**fields)
 
 
-def decide_with(policy_set: PolicySet, approval: ApprovalRecord | None) -> Any:
+def decide_with(
+    policy_set: PolicySet, approval: ApprovalRecord | None, age: timedelta = timedelta(minutes=30)
+) -> Decision:
     facts = Facts(service_id=SERVICE, endpoint_id=ENDPOINT, account="111111111111", region="x")
-    evaluation = evaluate(policy_set, facts)
-    verdict = judge(request(), connection(), evaluation, policy_set, NOW)
-    return with_approval(verdict, evaluation, approval, connection(), NOW)
+    return decide_one(
+        request(),
+        connection(age),
+        RequestFacts(facts=facts),
+        Records(approval=approval),
+        policy_set,
+        NOW,
+    )
 
 
 @pytest.mark.parametrize("decision", ["accept", "reject"])
 def test_a_valid_approval_of_a_held_request_decides_it_and_names_the_approver(
     decision: str,
 ) -> None:
-    verdict = decide_with(HELD, record(decision))
+    decided = decide_with(HELD, record(decision))
 
-    assert (verdict.decision, verdict.action) == (decision, decision)
-    assert (verdict.approved_by, verdict.approval_reason) == (SESSION, "ticket NET-4711")
-    assert not verdict.quiet
+    assert (decided.decision, decided.action) == (decision, decision)
+    assert (decided.approved_by, decided.approval_reason) == (SESSION, "ticket NET-4711")
+    assert not decided.quiet
+
+
+def test_an_approved_accept_opens_the_approval_security_groups() -> None:
+    decided = decide_with(HELD, record("accept"))
+
+    assert json.loads(str(decided.security_groups)) == {
+        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False}
+    }
 
 
 def test_an_approval_never_overrides_a_matched_reject_rule() -> None:
-    verdict = decide_with(REJECTING, record("accept"))
+    decided = decide_with(REJECTING, record("accept"))
 
-    assert (verdict.decision, verdict.action, verdict.approved_by) == ("reject", "reject", None)
+    assert (decided.decision, decided.action, decided.approved_by) == ("reject", "reject", None)
+    assert decided.reason.startswith("An approval does not apply")
 
 
 @pytest.mark.parametrize(
@@ -237,11 +256,17 @@ def test_an_approval_never_overrides_a_matched_reject_rule() -> None:
 def test_without_a_valid_record_a_held_request_stays_held_and_nothing_is_published(
     approval: ApprovalRecord | None, why: str
 ) -> None:
-    verdict = decide_with(HELD, approval)
+    decided = decide_with(HELD, approval)
 
-    assert (verdict.decision, verdict.action, verdict.approved_by) == ("hold", "none", None)
-    assert verdict.quiet
-    assert why in verdict.reason
+    assert (decided.decision, decided.action, decided.approved_by) == ("hold", "none", None)
+    assert decided.quiet
+    assert why in decided.reason
+
+
+def test_without_a_record_an_expired_hold_is_still_rejected_and_published() -> None:
+    decided = decide_with(EXPIRING, None, age=timedelta(hours=2))
+
+    assert (decided.decision, decided.action, decided.quiet) == ("reject", "reject", False)
 
 
 def test_an_approval_record_round_trips_through_its_table_item() -> None:

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from acceptor.aws.ec2 import failures_of
 from acceptor.decision.actions import (
     ACTION_CHUNK,
     Act,
     ActionBatch,
     ItemFailure,
-    failures_of,
     plan_batches,
     settle,
 )

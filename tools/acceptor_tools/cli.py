@@ -60,9 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy file or folder (default: policies)",
     )
     explain.add_argument(
-        "--facts", required=True, metavar="FILE", help="facts file (JSON), or - for stdin"
+        "--facts",
+        required=True,
+        metavar="FILE",
+        help="facts file (JSON), or - for stdin; FILE.jsonl: one fact set per line",
     )
-    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (for FILE.jsonl: one decision record per line, as Decide writes it)",
+    )
 
     test = policy_commands.add_parser(
         "test",

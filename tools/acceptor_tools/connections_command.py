@@ -24,7 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.decision.connection import PENDING, Connection
-from acceptor.decision.verdict import hold_limit
+from acceptor.decision.decide_one import hold_expires_at
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import load_policy
 from acceptor.policy.policy_set import PolicySet
@@ -141,9 +141,9 @@ def _query(dynamodb: Any, table: str, service_id: str) -> Iterator[dict[str, Any
 def _row(
     connection: Connection, last: Mapping[str, Any] | None, policy: PolicySet, now: datetime
 ) -> Row:
-    limit = hold_limit(policy, connection.service_id)
     held = last is not None and last.get("decision") == "hold" and connection.state == PENDING
-    expires = (connection.created_at + limit[0]).isoformat() if held and limit else None
+    expiry = hold_expires_at(policy.compiled.plan(connection.service_id), connection)
+    expires = expiry.isoformat() if held and expiry is not None else None
     return Row(
         service_id=connection.service_id,
         endpoint_id=connection.endpoint_id,

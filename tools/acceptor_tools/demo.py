@@ -2,13 +2,15 @@
 
 An interim demo until the replay against the local AWS exists: each fact set in
 `policies/examples/facts/` is decided by the shipped policies it names in `SCENARIOS`, with the
-same code as `acceptor policy explain`. Each scenario also says which decision it is there to
-show; a different decision is reported and makes the demo fail, so the demo doubles as a check
-that the examples still mean what the documentation says they mean.
+same code as `acceptor policy explain` (`decide_one`, the function Decide runs). Each scenario
+also says which decision it is there to show; a different decision is reported and makes the
+demo fail, so the demo doubles as a check that the examples still mean what the documentation
+says they mean.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acceptor.policy.errors import PolicyValidationError
-from acceptor.policy.evaluate import Evaluation, Outcome, evaluate
+from acceptor.policy.evaluate import Evaluation, Outcome
 from acceptor.policy.facts import Facts, FactsError
 from acceptor.policy.loader import load_policy
-from acceptor_tools.explain_command import describe_facts, render_text
+from acceptor_tools.explain_command import Explained, describe_facts, explain_facts, render_text
 
 FACTS_FOLDER = Path("policies/examples/facts")
 # The checkout this module runs from (an editable install), else the working directory.
@@ -99,16 +101,27 @@ SCENARIOS: tuple[Scenario, ...] = (
 @dataclass(frozen=True)
 class Result:
     scenario: Scenario
-    facts: Facts
-    evaluation: Evaluation
+    explained: Explained
+
+    @property
+    def facts(self) -> Facts:
+        return self.explained.facts
+
+    @property
+    def evaluation(self) -> Evaluation:
+        return self.explained.evaluation
+
+    @property
+    def decision(self) -> str:
+        return self.explained.decision.decision
 
 
 def decide(scenario: Scenario, root: Path) -> Result:
     facts_path = root / FACTS_FOLDER / scenario.facts
-    facts = Facts.from_json(facts_path.read_text(encoding="utf-8"))
+    data = json.loads(facts_path.read_text(encoding="utf-8"))
     # Paths as a person in the checkout would type them: the reasons name them.
     policy = load_policy([os.path.relpath(root / scenario.policy)])
-    return Result(scenario, facts, evaluate(policy, facts))
+    return Result(scenario, explain_facts(policy, data))
 
 
 WIDTH = 100
@@ -118,9 +131,7 @@ LABEL = 15  # the width of explain's labels ("missing facts: ")
 def render(number: int, result: Result) -> str:
     scenario = result.scenario
     heading = f"[{number}] {scenario.title}: {scenario.facts} against {scenario.policy}"
-    text = f"{'facts:':<{LABEL}}{describe_facts(result.facts)}\n" + render_text(
-        result.evaluation, result.facts, all_rules=False
-    )
+    text = f"{'facts:':<{LABEL}}{describe_facts(result.facts)}\n" + render_text(result.explained)
     lines = []
     for line in text.splitlines():
         if line.startswith(("facts:", "reason:")):
@@ -151,12 +162,12 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
             print(textwrap.indent(str(err), "    "))
             surprises += 1
             continue
-        except (FactsError, OSError) as err:
+        except (FactsError, OSError, json.JSONDecodeError) as err:
             print(f"[{number}] {scenario.title}: cannot read {scenario.facts}: {err}")
             surprises += 1
             continue
         print(render(number, result))
-        if result.evaluation.decision != scenario.shows:
+        if result.decision != scenario.shows:
             print(
                 f"    UNEXPECTED: this scenario is meant to show {scenario.shows}; "
                 "the example policy or facts have drifted"

@@ -1,59 +1,55 @@
-"""Decide's approval seam: what a request with origin `approval` comes to (pure).
+"""`decide_one`'s approval step: what a request with origin `approval` comes to (pure).
 
-Decide has re-read the connection (still `pendingAcceptance`, or `screen` has already left it
-alone) and evaluated the policy; the approval record was read from the approvals table, never
-taken from the event. The person's decision stands only when the policy says `hold` (an
-approval never overrides a matched reject rule, nor turns an accept into a reject) and the
-record is valid for this connection now. Otherwise the request comes to what the policy says,
-and a request with no valid record changes nothing and is not published (a forged or stale
-event is only logged).
+Decide has re-read the connection (still `pendingAcceptance`, or screening has already left
+it alone) and evaluated the policy; the approval record was read from the approvals table,
+never taken from the event (docs/architecture.md, the trust boundary). The person's decision
+stands only when the policy says `hold` (an approval never overrides a matched reject rule,
+nor turns an accept into a reject) and the record is valid for this connection now.
+Otherwise the request comes to what the policy says; a request with no valid record stays
+held and is not published (a forged or stale event is only logged), unless its hold has
+expired (then it is rejected as any expired hold).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from acceptor.approval.model import ApprovalRecord
+from acceptor.contract import DecisionName
 from acceptor.decision.connection import Connection
-from acceptor.decision.verdict import Verdict
-from acceptor.policy.evaluate import Evaluation
 
 
-def with_approval(
-    verdict: Verdict,
-    evaluation: Evaluation,
+@dataclass(frozen=True)
+class ApprovalStep:
+    decision: DecisionName
+    reason: str
+    approved: ApprovalRecord | None = None
+    """The record that decided; None when the approval did not apply."""
+    quiet: bool = False
+    """A held request with no valid record: nothing to publish."""
+
+
+def approval_step(
+    policy_decision: DecisionName,
+    policy_reason: str,
     record: ApprovalRecord | None,
     connection: Connection,
     now: datetime,
-) -> Verdict:
-    """`verdict` is what the policy alone makes of the request (`judge`)."""
-    if evaluation.decision != "hold":
-        return replace(
-            verdict,
-            reason=f"An approval does not apply: the policy says {evaluation.decision}. "
-            f"{verdict.reason}",
+) -> ApprovalStep:
+    if policy_decision != "hold":
+        return ApprovalStep(
+            policy_decision,
+            f"An approval does not apply: the policy says {policy_decision}. {policy_reason}",
         )
     problem = _invalid(record, connection, now)
     if problem is not None or record is None:
-        if verdict.decision != "hold":  # e.g. a hold past hold.expires_after: rejected
-            return verdict
-        return Verdict(
-            decision="hold",
-            reason=f"Still held: {problem}. {evaluation.reason}",
-            rule=evaluation.rule,
-            action="none",
-            quiet=True,
-        )
+        return ApprovalStep("hold", f"Still held: {problem}. {policy_reason}", quiet=True)
     verb = "Approved" if record.decision == "accept" else "Rejected"
-    return Verdict(
-        decision=record.decision,
-        reason=f"{verb} by {record.approver}: {record.reason} (the policy held it: "
-        f"{evaluation.reason})",
-        rule=evaluation.rule,
-        action=record.decision,
-        approved_by=record.approver,
-        approval_reason=record.reason,
+    return ApprovalStep(
+        record.decision,
+        f"{verb} by {record.approver}: {record.reason} (the policy held it: {policy_reason})",
+        approved=record,
     )
 
 

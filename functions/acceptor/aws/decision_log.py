@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from acceptor.aws.errors import translate
-from acceptor.decision.verdict import NOTICE_LIFETIME, RevocationNotice
+from acceptor.decision.records import NOTICE_LIFETIME, RevocationNotice
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from acceptor.aws.errors import translate
-from acceptor.decision.actions import Act, ItemFailure, failures_of
+from acceptor.decision.actions import Act, ItemFailure
 from acceptor.decision.connection import Connection
 
 if TYPE_CHECKING:
@@ -83,6 +84,37 @@ class ProviderEc2:
         try:
             for page in pages:
                 for item in page.get("VpcEndpointConnections", []):
-                    yield Connection.from_describe(item, self.region)
+                    yield connection_from_describe(item, self.region)
         except ClientError as err:
             raise translate(err, "DescribeVpcEndpointConnections") from err
+
+
+def connection_from_describe(item: Mapping[str, Any], home_region: str) -> Connection:
+    """One `VpcEndpointConnections` item; `VpcEndpointRegion` is absent for same-region."""
+    created = item["CreationTimestamp"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return Connection(
+        service_id=item["ServiceId"],
+        endpoint_id=item["VpcEndpointId"],
+        account=item["VpcEndpointOwner"],
+        region=item.get("VpcEndpointRegion") or home_region,
+        state=item["VpcEndpointState"],
+        created_at=created.astimezone(UTC),
+    )
+
+
+def failures_of(unsuccessful: Iterable[Mapping[str, object]]) -> dict[str, ItemFailure]:
+    """botocore's `Unsuccessful` items by endpoint ID."""
+    failures: dict[str, ItemFailure] = {}
+    for item in unsuccessful:
+        resource = item.get("ResourceId")
+        error = item.get("Error")
+        if not isinstance(resource, str):
+            continue
+        code, message = "Unknown", ""
+        if isinstance(error, Mapping):
+            code = str(error.get("Code") or "Unknown")
+            message = str(error.get("Message") or "")
+        failures[resource] = ItemFailure(code, message)
+    return failures

@@ -7,7 +7,7 @@ service and action (per `ACTION_CHUNK` IDs). Failures come back per item in `Uns
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,19 +91,3 @@ def settle(act: Act, failure: ItemFailure | None, state_now: str | None) -> Sett
     if failure.transient:
         return Settled("failed", str(failure), retry=True)
     return Settled("failed", str(failure))
-
-
-def failures_of(unsuccessful: Iterable[Mapping[str, object]]) -> dict[str, ItemFailure]:
-    """botocore's `Unsuccessful` items by endpoint ID."""
-    failures: dict[str, ItemFailure] = {}
-    for item in unsuccessful:
-        resource = item.get("ResourceId")
-        error = item.get("Error")
-        if not isinstance(resource, str):
-            continue
-        code, message = "Unknown", ""
-        if isinstance(error, Mapping):
-            code = str(error.get("Code") or "Unknown")
-            message = str(error.get("Message") or "")
-        failures[resource] = ItemFailure(code, message)
-    return failures

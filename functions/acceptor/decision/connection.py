@@ -1,11 +1,10 @@
-"""A connection to one of our endpoint services, as DescribeVpcEndpointConnections shows it."""
+"""A connection to one of our endpoint services, as DescribeVpcEndpointConnections shows it
+(read from AWS's shape by `aws/ec2.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 PENDING = "pendingAcceptance"
 AVAILABLE = "available"
@@ -19,18 +18,3 @@ class Connection:
     region: str
     state: str
     created_at: datetime
-
-    @classmethod
-    def from_describe(cls, item: Mapping[str, Any], home_region: str) -> Connection:
-        """One `VpcEndpointConnections` item; `VpcEndpointRegion` is absent for same-region."""
-        created = item["CreationTimestamp"]
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        return cls(
-            service_id=item["ServiceId"],
-            endpoint_id=item["VpcEndpointId"],
-            account=item["VpcEndpointOwner"],
-            region=item.get("VpcEndpointRegion") or home_region,
-            state=item["VpcEndpointState"],
-            created_at=created.astimezone(UTC),
-        )

@@ -13,16 +13,18 @@ from datetime import datetime
 
 from acceptor.contract import Origin, RequestedDetail
 from acceptor.decision.connection import Connection
-from acceptor.decision.verdict import hold_expired, revocation_enabled
+from acceptor.decision.decide_one import hold_expires_at
 from acceptor.policy.policy_set import PolicySet
 
 
 def sweep_origin(connection: Connection, policy: PolicySet, now: datetime) -> Origin:
-    return "hold-expired" if hold_expired(policy, connection, now) else "sweep"
+    """Only a label for the request (Decide's `decide_one` decides whether the hold expired)."""
+    expires = hold_expires_at(policy.compiled.plan(connection.service_id), connection)
+    return "hold-expired" if expires is not None and now >= expires else "sweep"
 
 
 def services_to_revoke(policy: PolicySet, services: Iterable[str]) -> list[str]:
-    return [service for service in services if revocation_enabled(policy, service)]
+    return [service for service in services if policy.compiled.plan(service).revoke]
 
 
 def pending_requests(

@@ -25,8 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from acceptor.aws.clients import default_clients
 from acceptor.contract import RequestedEvent
 from acceptor.flows import wiring
-from acceptor.flows.decide import decide_batch
-from acceptor.flows.pending import RecordFailed
+from acceptor.flows.decide import RecordFailed, decide_batch
 from acceptor.flows.telemetry import logger, metrics, tracer
 from acceptor.settings import Settings
 

@@ -1,70 +1,56 @@
 """The decision engine: a policy set and the facts of one request give a decision and why.
 
-Pure code (DESIGN.md, "Semantics"). Two paths give identical results: `Evaluator`, which
-compiles the policy and uses an index to check only the rules that can match (the one the
-acceptor runs), and `evaluate_naive`, a plain scan of every rule kept as the reference the
-indexed path is tested against.
+Pure code (docs/policy.md, "How a decision is made"). The policy set is compiled once (it
+carries its `CompiledPolicy`): per service, lookup tables from condition values to the rules
+filed under them, so an evaluation checks only the rules whose anchor condition holds and never
+walks the others. One pass gives everything a decision record needs: the deciding rule, the
+rules that matched or are unknown (in policy order) with a count of the unmatched ones, and the
+service's plan (hold limit, revoke, channels). The plain scan of every rule that this is tested
+against lives in the tests (`tests/oracle.py`).
 """
 
 from __future__ import annotations
 
-import weakref
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, ClassVar, Literal
+from operator import attrgetter
+from typing import Any, Literal
 
-from acceptor.policy.conditions import Status, kind_of
+from acceptor.policy.conditions import Status
 from acceptor.policy.facts import Facts
-from acceptor.policy.index import MAX_CACHED, CompiledRule, ServicePlan
-from acceptor.policy.model import Decision, Rule
+from acceptor.policy.index import RESTRICTIVENESS, CompiledRule, Lookup, RuleOutcome, ServicePlan
+
+__all__ = ["RESTRICTIVENESS", "Evaluation", "Outcome", "RuleOutcome", "conclude", "evaluate"]
+from acceptor.policy.model import Decision
 from acceptor.policy.policy_set import PolicySet
 
 Outcome = Literal["accept", "reject", "hold", "ignore"]
 
-# Where several files govern a service, the most restrictive default wins.
-RESTRICTIVENESS: dict[Decision, int] = {"accept": 0, "hold": 1, "reject": 2}
 
-
-@dataclass(frozen=True)
-class RuleOutcome:
-    name: str
-    decision: Decision
-    status: Status
-    file: str
-    unknown_facts: tuple[str, ...] = ()
-    """The rule's unknown facts when they left it `unknown`; empty otherwise."""
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "decision": self.decision,
-            "status": self.status,
-            "file": self.file,
-            "line": self.line,
-            "unknown_facts": list(self.unknown_facts),
-        }
-
-
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     decision: Outcome
     reason: str
-    rule: str | None
+    deciding: CompiledRule | None
     """The deciding rule; None when a default decided, or nothing governs the service."""
+    deciding_outcome: RuleOutcome | None
+    """The deciding rule as `rules` lists it."""
     file: str | None
     """The file of the deciding rule, or of the deciding default."""
     missing_facts: tuple[str, ...]
     files: tuple[str, ...]
     policy_hash: str
-    build_rules: Callable[[], tuple[RuleOutcome, ...]] = field(repr=False)
-    """Builds `rules` on demand: deciding must not pay for a thousand objects."""
+    rules: tuple[RuleOutcome, ...]
+    """The governing rules that matched or are unknown, in policy order."""
+    unmatched: int
+    """How many governing rules are unmatched (not listed)."""
+    plan: ServicePlan | None = field(default=None, compare=False, repr=False)
+    """The service's plan: hold limit, revoke, channels. None when nothing governs it."""
 
-    @cached_property
-    def rules(self) -> tuple[RuleOutcome, ...]:
-        """Every governing rule, in order, with its status."""
-        return self.build_rules()
+    @property
+    def rule(self) -> str | None:
+        return None if self.deciding is None else self.deciding.name
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,170 +60,56 @@ class Evaluation:
             "file": self.file,
             "missing_facts": list(self.missing_facts),
             "rules": [outcome.to_dict() for outcome in self.rules],
+            "rules_unmatched": self.unmatched,
             "files": list(self.files),
             "policy_hash": self.policy_hash,
         }
 
-    def _key(self) -> tuple[object, ...]:
-        return (
-            self.decision,
-            self.reason,
-            self.rule,
-            self.file,
-            self.missing_facts,
-            self.files,
-            self.policy_hash,
-            self.rules,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Evaluation):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
 
 def evaluate(policy: PolicySet, facts: Facts) -> Evaluation:
-    """Decide one request with the compiled evaluator of this policy set (built once)."""
-    return Evaluator.for_policy(policy).evaluate(facts)
-
-
-class Evaluator:
-    """A policy set compiled for fast decisions: per service, an index of its rules."""
-
-    _compiled: ClassVar[dict[int, tuple[weakref.ref[PolicySet], Evaluator]]] = {}
-
-    def __init__(self, policy: PolicySet) -> None:
-        # The parts, not the set: the cache in `for_policy` must not keep a set alive.
-        self._documents = policy.documents
-        self._policy_hash = policy.version_hash
-        self._plans: dict[str, ServicePlan] = {}
-
-    @classmethod
-    def for_policy(cls, policy: PolicySet) -> Evaluator:
-        # Keyed by identity, not content: two sets with equal rules may differ in file paths,
-        # which the reasons name. The weak reference drops the entry with its policy set.
-        key = id(policy)
-        entry = cls._compiled.get(key)
-        if entry is not None and entry[0]() is policy:
-            return entry[1]
-        evaluator = cls(policy)
-
-        def forget(ref: weakref.ref[PolicySet]) -> None:
-            current = cls._compiled.get(key)
-            if current is not None and current[0] is ref:
-                del cls._compiled[key]
-
-        cls._compiled[key] = (weakref.ref(policy, forget), evaluator)
-        return evaluator
-
-    def plan(self, service_id: str) -> ServicePlan:
-        plan = self._plans.get(service_id)
-        if plan is None:
-            if len(self._plans) >= MAX_CACHED:
-                self._plans.clear()
-            plan = self._plans[service_id] = ServicePlan.build(service_id, self._documents)
-        return plan
-
-    def evaluate(self, facts: Facts) -> Evaluation:
-        plan = self.plan(facts.service_id)
-        if not plan.files:
-            return _ignore(facts, self._policy_hash)
-        lookup = plan.lookup(facts.unknown)
-        # Candidates that are not unmatched: position -> unknown facts (none: matched).
-        found: dict[int, tuple[str, ...]] = {}
-        firsts: dict[tuple[Decision, Status], CompiledRule] = {
-            (decision, "unknown"): rule for decision, rule in lookup.first_always_unknown.items()
-        }
-        unknowns: list[Iterable[str]] = [lookup.always_missing]
-        for rest, unknown, step, rule in lookup.candidates(facts):
-            for fact, test, prepared in rest:
-                if not test(prepared, getattr(facts, fact)):
-                    break  # a false condition: unmatched
-            else:
-                found[rule.position] = unknown
-                current = firsts.get(step)
-                if current is None or rule.position < current.position:
-                    firsts[step] = rule
-                if unknown:
-                    unknowns.append(unknown)
-        missing = frozenset().union(*unknowns)
-
-        def state(rule: CompiledRule) -> tuple[Status, tuple[str, ...]]:
-            unknown = found.get(rule.position)
-            if unknown is not None:
-                return ("unknown" if unknown else "matched"), unknown
-            if rule.position in lookup.always_unknown:
-                return "unknown", tuple(sorted(rule.facts))
-            return "unmatched", ()
-
-        def deciding(step: tuple[Decision, Status]) -> RuleOutcome | None:
-            rule = firsts.get(step)
-            return None if rule is None else _outcome(rule, *state(rule))
-
-        def outcomes() -> tuple[RuleOutcome, ...]:
-            return tuple(_outcome(rule, *state(rule)) for rule in plan.rules)
-
-        return _conclude(
-            plan.files, plan.defaults, self._policy_hash, facts, deciding, missing, outcomes
-        )
-
-
-def evaluate_naive(policy: PolicySet, facts: Facts) -> Evaluation:
-    """The reference: every governing rule, every condition, in order. Slow and obvious."""
-    documents = policy.governing(facts.service_id)
-    if not documents:
+    """Decide one request with the policy set's compiled plan for the request's service."""
+    plan = policy.compiled.plan(facts.service_id)
+    if not plan.files:
         return _ignore(facts, policy.version_hash)
-    outcomes: list[RuleOutcome] = []
-    for document in documents:
-        for rule in document.model.rules:
-            status, unknown = _naive_status(rule, facts)
-            outcomes.append(
-                RuleOutcome(
-                    name=rule.name,
-                    decision=rule.decision,
-                    status=status,
-                    file=document.path,
-                    unknown_facts=unknown,
-                    line=document.rule_lines.get(rule.name),
-                )
-            )
-    deciding: dict[tuple[Decision, Status], RuleOutcome] = {}
-    for outcome in outcomes:
-        if outcome.status != "unmatched":
-            deciding.setdefault((outcome.decision, outcome.status), outcome)
-    missing = {fact for outcome in outcomes for fact in outcome.unknown_facts}
-    frozen = tuple(outcomes)
-    return _conclude(
-        tuple(d.path for d in documents),
-        tuple((d.path, d.model.default) for d in documents),
-        policy.version_hash,
-        facts,
-        deciding.get,
-        missing,
-        lambda: frozen,
-    )
+    lookup = plan.lookup(facts.unknown)
+    # Indexed rules that are not unmatched, with their outcomes.
+    found: dict[CompiledRule, RuleOutcome] = {}
+    firsts: dict[tuple[Decision, Status], tuple[CompiledRule, RuleOutcome]] = {
+        (decision, "unknown"): first for decision, first in lookup.first_always_unknown.items()
+    }
+    missing: set[str] = set(lookup.always_missing)
+    for rest, outcome, step, rule in lookup.candidates(facts):
+        if rule in found:
+            continue
+        for fact, test, prepared in rest:
+            if not test(prepared, getattr(facts, fact)):
+                break  # a false condition: unmatched
+        else:
+            found[rule] = outcome
+            current = firsts.get(step)
+            if current is None or rule.position < current[0].position:
+                firsts[step] = (rule, outcome)
+            if outcome.unknown_facts:
+                missing.update(outcome.unknown_facts)
+    return conclude(plan, policy.version_hash, facts, firsts.get, missing, _in_order(found, lookup))
 
 
-def _naive_status(rule: Rule, facts: Facts) -> tuple[Status, tuple[str, ...]]:
-    results: list[tuple[str, bool | None]] = []
-    for name, condition in rule.when.present().items():
-        kind = kind_of(name)
-        value = getattr(facts, kind.fact)
-        holds = None if value is None else kind.test(kind.prepare(condition), value)
-        results.append((kind.fact, holds))
-    if any(holds is False for _, holds in results):
-        return "unmatched", ()
-    unknown = sorted({fact for fact, holds in results if holds is None})
-    if unknown:
-        return "unknown", tuple(unknown)
-    return "matched", ()
+def _in_order(found: dict[CompiledRule, RuleOutcome], lookup: Lookup) -> tuple[RuleOutcome, ...]:
+    """The found rules and the always-unknown ones, by position. The always-unknown outcomes
+    are built once per lookup and may be many; the found ones are few, so they are inserted."""
+    if not found:
+        return lookup.always_unknown
+    if not lookup.always_unknown or len(found) > INSERT_AT_MOST:
+        return tuple(sorted([*lookup.always_unknown, *found.values()], key=_position))
+    merged = list(lookup.always_unknown)
+    for outcome in found.values():
+        bisect.insort(merged, outcome, key=_position)
+    return tuple(merged)
 
 
-def _outcome(rule: CompiledRule, status: Status, unknown: tuple[str, ...]) -> RuleOutcome:
-    return RuleOutcome(rule.name, rule.decision, status, rule.file, unknown, rule.line)
+_position = attrgetter("position")
+# Past this many found rules, one sort of both (sorted) runs beats inserting them one by one.
+INSERT_AT_MOST = 8
 
 
 def _ref(rule: RuleOutcome, *, kind: bool = True) -> str:
@@ -277,7 +149,7 @@ def _may_apply(rule: RuleOutcome, facts: Facts) -> str:
     return f"Held: {_ref(rule)} may apply because {_unknown_phrase(rule.unknown_facts, facts)}."
 
 
-# DESIGN.md's decision order: the first step that has a rule decides.
+# The decision order (docs/policy.md): the first step that has a rule decides.
 # (rule decision, rule status) -> (outcome, how the reason reads)
 DECISION_ORDER: tuple[
     tuple[tuple[Decision, Status], Outcome, Callable[[RuleOutcome, Facts], str]], ...
@@ -290,46 +162,55 @@ DECISION_ORDER: tuple[
 )
 
 
-def _conclude(
-    files: tuple[str, ...],
-    defaults: tuple[tuple[str, Decision], ...],
+def conclude(
+    plan: ServicePlan,
     policy_hash: str,
     facts: Facts,
-    deciding: Callable[[tuple[Decision, Status]], RuleOutcome | None],
+    deciding: Callable[[tuple[Decision, Status]], tuple[CompiledRule, RuleOutcome] | None],
     missing: Iterable[str],
-    outcomes: Callable[[], tuple[RuleOutcome, ...]],
+    listed: tuple[RuleOutcome, ...],
 ) -> Evaluation:
+    """The decision order over the first rule of each step (`deciding`), and the reason."""
     missing_facts = tuple(sorted(missing))
+    unmatched = len(plan.rules) - len(listed)
     for step, outcome, explain in DECISION_ORDER:
-        rule = deciding(step)
-        if rule is not None:
+        first = deciding(step)
+        if first is not None:
+            rule, listed_as = first
             return Evaluation(
                 decision=outcome,
-                reason=explain(rule, facts),
-                rule=rule.name,
+                reason=explain(listed_as, facts),
+                deciding=rule,
+                deciding_outcome=listed_as,
                 file=rule.file,
                 missing_facts=missing_facts,
-                files=files,
+                files=plan.files,
                 policy_hash=policy_hash,
-                build_rules=outcomes,
+                rules=listed,
+                unmatched=unmatched,
+                plan=plan,
             )
-    default, setter = _most_restrictive_default(defaults)
+    default, setter = plan.default
     unconfirmed = deciding(("accept", "unknown"))
     return Evaluation(
         decision=default,
-        reason=_default_reason(default, setter, len(files), unconfirmed, facts),
-        rule=None,
+        reason=_default_reason(
+            default,
+            setter,
+            len(plan.files),
+            None if unconfirmed is None else unconfirmed[1],
+            facts,
+        ),
+        deciding=None,
+        deciding_outcome=None,
         file=setter,
         missing_facts=missing_facts,
-        files=files,
+        files=plan.files,
         policy_hash=policy_hash,
-        build_rules=outcomes,
+        rules=listed,
+        unmatched=unmatched,
+        plan=plan,
     )
-
-
-def _most_restrictive_default(defaults: tuple[tuple[str, Decision], ...]) -> tuple[Decision, str]:
-    file, default = max(defaults, key=lambda item: RESTRICTIVENESS[item[1]])
-    return default, file
 
 
 def _default_reason(
@@ -360,10 +241,12 @@ def _ignore(facts: Facts, policy_hash: str) -> Evaluation:
             f"No policy file governs service {facts.service_id}, "
             "so the acceptor leaves this request alone."
         ),
-        rule=None,
+        deciding=None,
+        deciding_outcome=None,
         file=None,
         missing_facts=(),
         files=(),
         policy_hash=policy_hash,
-        build_rules=tuple,
+        rules=(),
+        unmatched=0,
     )

@@ -34,6 +34,9 @@ NOT_IN_FACTS_FILE = "not given in the facts file"
 NO_REASON = "no reason recorded"
 
 
+_MAPPING_FACTS = frozenset({"tags", "vpc_tags"})
+
+
 @dataclass(frozen=True)
 class Facts:
     """The facts of one request; `None` means unknown, never "no value"."""
@@ -47,6 +50,8 @@ class Facts:
     vpc_tags: Mapping[str, str] | None = None
     ou_path: tuple[str, ...] | None = None
     unknown_reasons: Mapping[str, str] = field(default_factory=dict)
+    unknown: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Names of the facts that are unknown."""
 
     def __post_init__(self) -> None:
         # Copies behind read-only views: a caller mutating its dict must not change a decision
@@ -61,11 +66,9 @@ class Facts:
         if strays:
             raise ValueError(f"unknown_reasons names facts that do not exist: {strays}")
         object.__setattr__(self, "unknown_reasons", MappingProxyType(dict(self.unknown_reasons)))
-
-    @property
-    def unknown(self) -> frozenset[str]:
-        """Names of the facts that are unknown."""
-        return frozenset(name for name in FACT_NAMES if getattr(self, name) is None)
+        # Worked out once: every evaluation of these facts starts from it.
+        unknown = frozenset(name for name in FACT_NAMES if getattr(self, name) is None)
+        object.__setattr__(self, "unknown", unknown)
 
     def why_unknown(self, fact: str) -> str:
         return self.unknown_reasons.get(fact, NO_REASON)
@@ -124,14 +127,16 @@ class Facts:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, Mapping):
+            # By name, not isinstance: every decision record pays for this.
+            if name in _MAPPING_FACTS:
                 value = dict(value)
-            elif isinstance(value, tuple):
+            elif name == "ou_path":
                 value = list(value)
             data[name] = value
-        reasons = {k: v for k, v in self.unknown_reasons.items() if getattr(self, k) is None}
-        if reasons:
-            data["unknown_reasons"] = reasons
+        if self.unknown:
+            reasons = {k: v for k, v in self.unknown_reasons.items() if k in self.unknown}
+            if reasons:
+                data["unknown_reasons"] = reasons
         return data
 
 

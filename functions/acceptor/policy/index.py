@@ -15,18 +15,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from acceptor.policy.conditions import Status, kind_of
 from acceptor.policy.facts import Facts
-from acceptor.policy.model import Decision, Rule
-from acceptor.policy.policy_set import PolicyDocument
+from acceptor.policy.model import Decision, OverLimitDecision, Rule
+
+if TYPE_CHECKING:
+    from acceptor.policy.policy_set import PolicyDocument
 
 Check = tuple[str, Callable[[Any, Any], bool], Any]
 """(fact name, test, prepared condition)."""
 
-Entry = tuple[tuple[Check, ...], tuple[str, ...], tuple[Decision, Status], "CompiledRule"]
-"""(checks left after the anchor, unknown facts, decision step, rule): see `Lookup.tables`."""
+Entry = tuple[tuple[Check, ...], "RuleOutcome", tuple[Decision, Status], "CompiledRule"]
+"""(checks left after the anchor, the rule's outcome if they pass, decision step, rule): see
+`Lookup.tables`."""
+
+# Where several files govern a service, the most restrictive default wins.
+RESTRICTIVENESS: dict[Decision, int] = {"accept": 0, "hold": 1, "reject": 2}
 
 # Enough for every service a provider manages times the few shapes of unknown facts a
 # deployment sees; past that, rebuilding is cheaper than remembering everything ever asked.
@@ -34,7 +41,56 @@ MAX_CACHED = 1024
 
 
 @dataclass(frozen=True)
+class RuleOutcome:
+    """A governing rule that matched or is unknown, as an evaluation lists it."""
+
+    name: str
+    decision: Decision
+    status: Status
+    file: str
+    unknown_facts: tuple[str, ...] = ()
+    """The rule's unknown facts when they left it `unknown`; empty otherwise."""
+    line: int | None = None
+    position: int = 0
+    """The rule's place among the service's governing rules (files by path, rules as written)."""
+    record: dict[str, Any] = field(init=False, repr=False, compare=False)
+    """The rule as a decision record lists it (docs/events.md), built once: records share it
+    and only ever serialize it, never change it."""
+
+    def __post_init__(self) -> None:
+        record = {
+            "name": self.name,
+            "decision": self.decision,
+            "status": self.status,
+            "file": self.file,
+            "unknown_facts": list(self.unknown_facts),
+        }
+        object.__setattr__(self, "record", record)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "decision": self.decision,
+            "status": self.status,
+            "file": self.file,
+            "line": self.line,
+            "unknown_facts": list(self.unknown_facts),
+        }
+
+
+def outcome_of(rule: CompiledRule, unknown: tuple[str, ...]) -> RuleOutcome:
+    """The outcome of a rule that was not unmatched: matched without unknown facts, else
+    unknown."""
+    status: Status = "unknown" if unknown else "matched"
+    return RuleOutcome(
+        rule.name, rule.decision, status, rule.file, unknown, rule.line, rule.position
+    )
+
+
+@dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """One rule ready to test; compared by identity (one object per rule per plan)."""
+
     position: int
     """Order among the rules governing one service: files by path, then rules as written."""
     name: str
@@ -44,6 +100,11 @@ class CompiledRule:
     checks: tuple[Check, ...]
     conditions: tuple[str, ...]
     facts: frozenset[str]
+    sorted_facts: tuple[str, ...]
+    notify: tuple[str, ...] = ()
+    security_groups: str | None = None
+    """As written in the policy, as JSON text (each record gets its own copy); only accept
+    rules have them."""
 
 
 def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> CompiledRule:
@@ -61,6 +122,11 @@ def compile_rule(position: int, rule: Rule, document: PolicyDocument) -> Compile
         checks=tuple(checks),
         conditions=tuple(present),
         facts=frozenset(fact for fact, _, _ in checks),
+        sorted_facts=tuple(sorted({fact for fact, _, _ in checks})),
+        notify=tuple(rule.notify),
+        security_groups=None
+        if rule.security_groups is None
+        else rule.security_groups.model_dump_json(exclude_none=True),
     )
 
 
@@ -69,9 +135,9 @@ class Lookup:
     """The index of one service's rules for one set of unknown facts."""
 
     unknown: frozenset[str]
-    always_unknown: frozenset[int]
-    """Positions of the rules that test only unknown facts."""
-    first_always_unknown: dict[Decision, CompiledRule]
+    always_unknown: tuple[RuleOutcome, ...]
+    """The rules that test only unknown facts, in order: unknown whatever the known facts."""
+    first_always_unknown: dict[Decision, tuple[CompiledRule, RuleOutcome]]
     always_missing: frozenset[str]
     tables: tuple[tuple[str, Callable[[Any], Iterable[Hashable]], dict[Hashable, list[Entry]]], ...]
     """Per anchor kind: the fact, its probe, and index key -> entries of the rules filed there.
@@ -97,15 +163,16 @@ class Lookup:
 
 
 def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lookup:
-    always_unknown: set[int] = set()
-    first: dict[Decision, CompiledRule] = {}
+    always_unknown: list[RuleOutcome] = []
+    first: dict[Decision, tuple[CompiledRule, RuleOutcome]] = {}
     missing: set[str] = set()
     by_kind: dict[str, dict[Hashable, list[Entry]]] = defaultdict(lambda: defaultdict(list))
     for rule in rules:
         anchors = [name for name in rule.conditions if kind_of(name).fact not in unknown]
         if not anchors:
-            always_unknown.add(rule.position)
-            first.setdefault(rule.decision, rule)
+            outcome = outcome_of(rule, rule.sorted_facts)
+            always_unknown.append(outcome)
+            first.setdefault(rule.decision, (rule, outcome))
             missing.update(rule.facts)
             continue
         anchor = min(anchors, key=lambda name: kind_of(name).anchor_rank)
@@ -122,7 +189,7 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
             rest.append((fact, test, left))
         unknown_facts = tuple(sorted(rule.facts & unknown))
         step: tuple[Decision, Status] = (rule.decision, "unknown" if unknown_facts else "matched")
-        entry = (tuple(rest), unknown_facts, step, rule)
+        entry = (tuple(rest), outcome_of(rule, unknown_facts), step, rule)
         for key in kind.index_keys(prepared):
             by_kind[anchor][key].append(entry)
     tables = tuple(
@@ -131,14 +198,31 @@ def build_lookup(rules: tuple[CompiledRule, ...], unknown: frozenset[str]) -> Lo
     )
     return Lookup(
         unknown=unknown,
-        always_unknown=frozenset(always_unknown),
+        always_unknown=tuple(always_unknown),
         first_always_unknown=first,
         always_missing=frozenset(missing),
         tables=tables,
     )
 
 
-@dataclass
+@dataclass(frozen=True)
+class FileLimit:
+    """The `limits` of one policy file (docs/policy.md, "limits"; `policy/limits.py`)."""
+
+    file: str
+    per_account: int
+    over_limit: OverLimitDecision
+
+
+@dataclass(frozen=True)
+class HoldLimit:
+    """The shortest `hold.expires_after` among the governing files, and the file setting it."""
+
+    after: timedelta
+    file: str
+
+
+@dataclass(eq=False)
 class ServicePlan:
     """Everything about one service's governing files that does not depend on the request."""
 
@@ -147,6 +231,15 @@ class ServicePlan:
     defaults: tuple[tuple[str, Decision], ...]
     """(file, default) of every governing file, in path order."""
     rules: tuple[CompiledRule, ...]
+    default: tuple[Decision, str] = ("hold", "")
+    """The most restrictive default of the governing files, and the file that sets it."""
+    hold_limit: HoldLimit | None = None
+    limits: tuple[FileLimit, ...] = ()
+    """The per-account limits of the governing files that set one."""
+    revoke: bool = False
+    """Some governing file sets `revoke: true`."""
+    channels: tuple[str, ...] = ()
+    """The governing files' `notify` channels, in order, each once."""
     _lookups: dict[frozenset[str], Lookup] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -156,11 +249,27 @@ class ServicePlan:
         for document in governing:
             for rule in document.model.rules:
                 rules.append(compile_rule(len(rules), rule, document))
+        limits = [
+            (d.model.hold.expires_after, d.path)
+            for d in governing
+            if d.model.hold.expires_after is not None
+        ]
+        shortest = min(limits) if limits else None
+        setter = max(governing, key=lambda d: RESTRICTIVENESS[d.model.default], default=None)
         return cls(
             service_id=service_id,
             files=tuple(d.path for d in governing),
             defaults=tuple((d.path, d.model.default) for d in governing),
             rules=tuple(rules),
+            default=("hold", "") if setter is None else (setter.model.default, setter.path),
+            hold_limit=None if shortest is None else HoldLimit(*shortest),
+            limits=tuple(
+                FileLimit(d.path, set_limits.per_account, set_limits.over_limit)
+                for d in governing
+                if (set_limits := d.model.limits) is not None
+            ),
+            revoke=any(d.model.revoke for d in governing),
+            channels=tuple(dict.fromkeys(name for d in governing for name in d.model.notify)),
         )
 
     def lookup(self, unknown: frozenset[str]) -> Lookup:
@@ -170,3 +279,24 @@ class ServicePlan:
                 self._lookups.clear()
             found = self._lookups[unknown] = build_lookup(self.rules, unknown)
         return found
+
+
+class CompiledPolicy:
+    """A policy set compiled for decisions: one `ServicePlan` per service, built on first use.
+
+    It belongs to its `PolicySet` (built with it, so the cached loader compiles once per
+    execution environment). Plans are per service ID, not per file, because `services: ["*"]`
+    governs services no list names; past `MAX_CACHED` services the plans are rebuilt.
+    """
+
+    def __init__(self, documents: tuple[PolicyDocument, ...]) -> None:
+        self._documents = documents
+        self._plans: dict[str, ServicePlan] = {}
+
+    def plan(self, service_id: str) -> ServicePlan:
+        plan = self._plans.get(service_id)
+        if plan is None:
+            if len(self._plans) >= MAX_CACHED:
+                self._plans.clear()
+            plan = self._plans[service_id] = ServicePlan.build(service_id, self._documents)
+        return plan

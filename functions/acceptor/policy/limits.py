@@ -20,6 +20,7 @@ from typing import Protocol
 
 from acceptor.policy.evaluate import RESTRICTIVENESS, Evaluation, Outcome
 from acceptor.policy.facts import Facts
+from acceptor.policy.index import FileLimit
 from acceptor.policy.model import OverLimitDecision
 from acceptor.policy.policy_set import PolicyDocument
 
@@ -29,15 +30,6 @@ COUNTED_STATES = frozenset({"pendingAcceptance", "pending", "available"})
 CONNECTIONS = "connections"
 
 _VERB: dict[OverLimitDecision, str] = {"hold": "Held", "reject": "Rejected"}
-
-
-@dataclass(frozen=True)
-class FileLimit:
-    """The `limits` of one policy file."""
-
-    file: str
-    per_account: int
-    over_limit: OverLimitDecision
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,8 @@ class CountedConnection(Protocol):
 
 
 def limits_of(documents: Iterable[PolicyDocument]) -> tuple[FileLimit, ...]:
-    """The limits of the files that set one (pass the files governing the request's service)."""
+    """The limits of the files that set one (pass the files governing the request's service;
+    a service's compiled plan has them as `ServicePlan.limits`)."""
     return tuple(
         FileLimit(document.path, limits.per_account, limits.over_limit)
         for document in documents
@@ -154,7 +147,8 @@ def apply_limits(
         evaluation,
         decision=verdict.decision,
         reason=f"{verdict.reason} Without the limit: {evaluation.reason}",
-        rule=None,
+        deciding=None,
+        deciding_outcome=None,
         file=verdict.file,
         missing_facts=missing,
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acceptor.policy.index import CompiledPolicy
 from acceptor.policy.model import Channel, PolicyFile
 
 # Optional keys added after version 1 shipped (docs/policy.md, "limits" and "approval").
@@ -32,6 +33,11 @@ class PolicyDocument:
 class PolicySet:
     documents: tuple[PolicyDocument, ...]
     version_hash: str
+    compiled: CompiledPolicy = field(init=False, repr=False, compare=False)
+    """The per-service lookup tables the evaluator reads (docs/architecture.md)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", CompiledPolicy(self.documents))
 
     @classmethod
     def from_documents(cls, documents: Iterable[PolicyDocument]) -> PolicySet:

@@ -1,9 +1,10 @@
-"""Fakes of the adapters (EC2, bus, consumer facts) for flow tests."""
+"""Fakes of the adapters (EC2, bus, consumer facts, decision log) for flow tests: they
+implement the ports of `acceptor.flows.decide.ports`, so flows take them as they are."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,8 @@ from acceptor.contract import BusEvent
 from acceptor.decision.actions import Act, ItemFailure
 from acceptor.decision.connection import Connection
 from acceptor.decision.gather import ConsumerFacts
+from acceptor.decision.records import RevocationNotice
+from acceptor.flows.decide import ports
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -51,7 +54,9 @@ class FakeEc2:
         self.call_error: AwsError | None = None
         self.describe_error: AwsError | None = None
 
-    def connections(self, service_id: str | None, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+    def connections(
+        self, service_id: str | None, endpoint_ids: Sequence[str]
+    ) -> dict[str, Connection]:
         self.calls.append(("describe", service_id or "", tuple(endpoint_ids)))
         if self.describe_error is not None:
             raise self.describe_error
@@ -71,7 +76,7 @@ class FakeEc2:
     def owned_services(self) -> list[str]:
         return sorted({c.service_id for c in self.connections_by_id.values()})
 
-    def act(self, act: Act, service_id: str, endpoint_ids: Sequence[str]) -> dict[str, Any]:
+    def act(self, act: Act, service_id: str, endpoint_ids: Sequence[str]) -> dict[str, ItemFailure]:
         self.calls.append((act, service_id, tuple(endpoint_ids)))
         if self.call_error is not None:
             raise self.call_error
@@ -131,6 +136,33 @@ class FakeConsumers:
         }
 
 
+class FakeLog:
+    """The decision log in memory: items written, and the revocation notices among them."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.notices: dict[str, RevocationNotice] = {}
+
+    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
+        for item in items:
+            self.items.append(dict(item))
+            if item.get("kind") == "revocation-notice":
+                self.notices[item["endpoint_id"]] = RevocationNotice(
+                    NOW, item["policy_hash"], item["correlation_id"]
+                )
+
+    def notice(self, endpoint_id: str) -> RevocationNotice | None:
+        return self.notices.get(endpoint_id)
+
+    def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]:
+        return {
+            "endpoint_id": endpoint_id,
+            "kind": "revocation-notice",
+            "policy_hash": notice.policy_hash,
+            "correlation_id": notice.correlation_id,
+        }
+
+
 def pending(
     endpoint_id: str,
     *,
@@ -140,3 +172,13 @@ def pending(
     age: timedelta = timedelta(seconds=5),
 ) -> Connection:
     return Connection(service_id, endpoint_id, account, "us-east-1", state, NOW - age)
+
+
+def _implements_the_ports() -> None:
+    """Never called: `mypy tests/unit/handlers/handler_fakes.py` checks the fakes against the
+    ports of Decide's flow."""
+    ec2: ports.Connections = FakeEc2()
+    consumers: ports.Consumers = FakeConsumers()
+    log: ports.Log = FakeLog()
+    bus: ports.Delivery = FakeBus()
+    del ec2, consumers, log, bus

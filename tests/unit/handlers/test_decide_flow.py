@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from handler_fakes import NOW, FakeBus, FakeConsumers, FakeEc2, pending
+from handler_fakes import NOW, FakeBus, FakeConsumers, FakeEc2, FakeLog, pending
 
 from acceptor.aws.errors import AccessDenied, Throttled
 from acceptor.aws.idempotency import Claim, MemoryGuard
@@ -16,7 +16,6 @@ from acceptor.contract import DecidedDetail, Origin, RequestedDetail, RequestedE
 from acceptor.decision.actions import ItemFailure
 from acceptor.decision.connection import Connection
 from acceptor.decision.gather import ConsumerFacts
-from acceptor.decision.verdict import RevocationNotice
 from acceptor.flows.decide import BatchOutcome, DecideDeps, decide_batch
 from acceptor.policy.model import PolicyFile
 from acceptor.policy.policy_set import PolicyDocument, PolicySet
@@ -81,31 +80,6 @@ def body(connection: Connection, origin: Origin = "sweep", correlation: str = "s
     return json.dumps(event)
 
 
-class FakeLog:
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self.notices: dict[str, RevocationNotice] = {}
-
-    def write(self, items: Sequence[Mapping[str, Any]]) -> None:
-        for item in items:
-            self.items.append(dict(item))
-            if item.get("kind") == "revocation-notice":
-                self.notices[item["endpoint_id"]] = RevocationNotice(
-                    NOW, item["policy_hash"], item["correlation_id"]
-                )
-
-    def notice(self, endpoint_id: str) -> RevocationNotice | None:
-        return self.notices.get(endpoint_id)
-
-    def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]:
-        return {
-            "endpoint_id": endpoint_id,
-            "kind": "revocation-notice",
-            "policy_hash": notice.policy_hash,
-            "correlation_id": notice.correlation_id,
-        }
-
-
 class Harness:
     def __init__(self, connections: Sequence[Connection], **consumer: ConsumerFacts) -> None:
         self.ec2 = FakeEc2(connections)
@@ -116,12 +90,12 @@ class Harness:
 
     def run(self, messages: Sequence[tuple[str, str]], *, dry_run: bool = False) -> BatchOutcome:
         deps = DecideDeps(
-            ec2=cast(Any, self.ec2),
-            consumers=cast(Any, self.consumers),
+            ec2=self.ec2,
+            consumers=self.consumers,
             organizations=OrganizationsReader(None),
             bus=self.bus,
             guard=self.guard,
-            log=cast(Any, self.log),
+            log=self.log,
             clock=lambda: NOW,
         )
         return decide_batch(messages, POLICY, deps, dry_run=dry_run, ttl=timedelta(days=1))
@@ -452,8 +426,8 @@ def test_hold_expired_request_is_rejected_when_policy_still_holds() -> None:
     )
     harness = Harness([old])
     deps = DecideDeps(
-        ec2=cast(Any, harness.ec2),
-        consumers=cast(Any, harness.consumers),
+        ec2=harness.ec2,
+        consumers=harness.consumers,
         organizations=OrganizationsReader(None),
         bus=harness.bus,
         guard=harness.guard,

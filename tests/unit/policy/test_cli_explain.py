@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from acceptor.contract import DecidedDetail
 from acceptor_tools.cli import main
 
 POLICY = """\
@@ -201,3 +202,117 @@ def test_explain_usage_errors_exit_2(
 
     assert code == 2
     assert "error" in capsys.readouterr().err
+
+
+HOLDING_POLICY = POLICY.replace("default: hold\n", "default: hold\nhold:\n  expires_after: 72h\n")
+
+
+def write_lines(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "facts.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_explain_jsonl_prints_one_decision_record_per_fact_set(
+    policy_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = write_lines(
+        tmp_path,
+        [json.dumps(FACTS), json.dumps({**FACTS, "tags": {"env": "sandbox"}})],
+    )
+
+    code = run("--policy", str(policy_dir), "--facts", str(facts), "--json")
+
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [(r["decision"], r["rule"]) for r in records] == [
+        ("accept", "payments-prod"),
+        ("reject", "no-sandboxes"),
+    ]
+    # The record Decide writes: every field of the Decided detail, the facts, the kind.
+    assert set(DecidedDetail.model_fields) | {"kind", "facts"} == set(records[0])
+    assert records[0]["action"] == {"type": "accept", "result": "dry-run", "error": None}
+    assert records[1]["rules_unmatched"] == 0
+    assert records[0]["facts"]["account"] == "111122223333"
+
+
+def test_explain_jsonl_reports_bad_lines_as_file_line_and_goes_on(
+    policy_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    facts = write_lines(
+        tmp_path,
+        [
+            json.dumps(FACTS),
+            "{not json",
+            json.dumps({**FACTS, "account": 111122223333}),
+            json.dumps({**FACTS, "now": "yesterday"}),
+            json.dumps({**FACTS, "tags": {"env": "sandbox"}}),
+        ],
+    )
+
+    code = run("--policy", str(policy_dir), "--facts", str(facts), "--json")
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert [json.loads(line)["decision"] for line in captured.out.splitlines()] == [
+        "accept",
+        "reject",
+    ]
+    errors = captured.err.splitlines()
+    assert [line.split(": ", 1)[0] for line in errors] == [
+        f"{facts}:2",
+        f"{facts}:3",
+        f"{facts}:4",
+    ]
+    assert "not valid JSON" in errors[0]
+    assert "account" in errors[1]
+    assert "now: not an ISO 8601 time" in errors[2]
+
+
+def test_explain_with_created_at_and_now_says_when_a_hold_turns_into_a_reject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a policy whose holds expire after 72h, and a request made 10h before `now`
+    (tmp_path / "p.yaml").write_text(HOLDING_POLICY, encoding="utf-8")
+    when = {"created_at": "2025-03-01T00:00:00Z", "now": "2025-03-01T10:00:00Z"}
+    facts = write_facts(tmp_path, {**FACTS, "account": "999900001111", **when})
+
+    # When it is explained as text and as JSON
+    text_code = run("--policy", str(tmp_path / "p.yaml"), "--facts", str(facts))
+    text = capsys.readouterr().out
+    json_code = run("--policy", str(tmp_path / "p.yaml"), "--facts", str(facts), "--json")
+    out = json.loads(capsys.readouterr().out)
+
+    # Then both say it is held until 72h after it was made, and then rejected
+    assert (text_code, json_code) == (0, 0)
+    assert "hold expires:  2025-03-04T00:00:00+00:00 (then the hold turns into a reject)" in text
+    assert (out["decision"], out["hold_expires_at"]) == ("hold", "2025-03-04T00:00:00+00:00")
+
+
+def test_explain_after_the_hold_expired_rejects_as_decide_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.yaml").write_text(HOLDING_POLICY, encoding="utf-8")
+    when = {"created_at": "2025-03-01T00:00:00Z", "now": "2025-03-05T00:00:00Z"}
+    facts = write_lines(tmp_path, [json.dumps({**FACTS, "account": "999900001111", **when})])
+
+    code = run("--policy", str(tmp_path / "p.yaml"), "--facts", str(facts), "--json")
+
+    record = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (record["decision"], record["action"]["type"]) == ("reject", "reject")
+    assert record["hold_expires_at"] == "2025-03-04T00:00:00Z"
+    assert "hold.expires_after (3d" in record["reason"]
+
+
+def test_explain_without_created_at_reports_no_hold_expiry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.yaml").write_text(HOLDING_POLICY, encoding="utf-8")
+    facts = write_facts(tmp_path, {**FACTS, "account": "999900001111"})
+
+    code = run("--policy", str(tmp_path / "p.yaml"), "--facts", str(facts), "--json")
+
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (out["decision"], out["hold_expires_at"]) == ("hold", None)

@@ -12,8 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acceptor.policy.evaluate import RESTRICTIVENESS, Evaluator, evaluate, evaluate_naive
+from acceptor.policy.evaluate import RESTRICTIVENESS, evaluate
 from acceptor.policy.facts import FACT_NAMES, Facts
+from oracle import evaluate_naive
 
 SERVICES = ("vpce-svc-0123456789abcdef0", "vpce-svc-0fedcba9876543210")
 UNGOVERNED = "vpce-svc-00000000000000000"
@@ -181,17 +182,27 @@ def test_order_of_rules_and_of_files_does_not_change_the_decision(
 
 @MANY_EXAMPLES
 @given(files=policies, facts=st.lists(facts_sets, min_size=1, max_size=8))
-def test_indexed_evaluator_equals_the_naive_scan(
+def test_compiled_evaluator_gives_the_naive_scans_whole_record(
     files: Files, facts: list[Facts], make_policy: Any
 ) -> None:
     policy = to_policy(make_policy, named(files))
-    evaluator = Evaluator(policy)
 
     for one in facts:
-        indexed = evaluator.evaluate(one)
+        compiled = evaluate(policy, one)
         naive = evaluate_naive(policy, one)
-        assert indexed.to_dict() == naive.to_dict()
-        assert indexed == naive
+        # decision, reason, deciding rule and file, missing facts, every matched or unknown
+        # rule with its status and unknown facts, the unmatched count, files, policy hash
+        assert compiled.to_dict() == naive.to_dict()
+        assert compiled.rules == naive.rules
+        assert compiled.unmatched + len(compiled.rules) == sum(
+            len(d.model.rules) for d in policy.governing(one.service_id)
+        )
+        deciding = (compiled.deciding, naive.deciding)
+        assert [None if r is None else (r.notify, r.security_groups) for r in deciding] == [
+            None
+            if naive.deciding is None
+            else (naive.deciding.notify, naive.deciding.security_groups)
+        ] * 2
 
 
 @EXAMPLES

@@ -9,84 +9,85 @@ key); a Decided event may then arrive twice, which readers tell by `endpoint_id`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from acceptor.aws.bus import FailedEntry
-from acceptor.aws.decision_log import DecisionLog, DecisionsNotWritten
+from acceptor.aws.decision_log import DecisionsNotWritten
 from acceptor.aws.errors import AwsError
 from acceptor.aws.idempotency import Guard
-from acceptor.contract import BusEvent, DecidedDetail, decided
-from acceptor.decision.outcome import decided_detail, decision_record, latency_ms
-from acceptor.decision.verdict import RevocationNotice
-from acceptor.flows.pending import Pending
+from acceptor.contract import DecidedDetail, decided
+from acceptor.decision.decide_one import Decision
+from acceptor.decision.record import decided_json, decision_record, latency_ms
+from acceptor.decision.records import RevocationNotice
+from acceptor.flows.decide.act import Acted
+from acceptor.flows.decide.ports import Delivery, Log
+from acceptor.flows.decide.results import Claimed, StageResults
 from acceptor.flows.telemetry import DECISION_METRICS, LATENCY, count, logger, milliseconds
-from acceptor.policy.policy_set import PolicySet
-
-MAX_EVENT_RULES = 50
 
 
-class Delivery(Protocol):
-    def try_put(self, events: Sequence[BusEvent]) -> list[FailedEntry]: ...
+@dataclass(frozen=True)
+class Delivered:
+    result: dict[str, Any]
+    """What the idempotency record keeps: the outputs, and whether each was delivered."""
+    detail: DecidedDetail | None = None
+    """None for a quiet decision (nothing recorded or published)."""
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.result["recorded"] and self.result["published"])
 
 
 def deliver(
-    pendings: list[Pending],
-    policy: PolicySet,
+    acted: dict[Claimed, tuple[Decision, Acted]],
+    policy_hash: str,
     bus: Delivery,
-    log: DecisionLog | None,
+    log: Log | None,
     *,
     dry_run: bool,
     decided_at: datetime,
     ttl: timedelta,
-) -> None:
-    ready: list[Pending] = []
+) -> StageResults[Delivered]:
+    """Done for every request: `Delivered.complete` says whether both outputs went out."""
+    results: StageResults[Delivered] = StageResults()
     outputs: list[dict[str, Any]] = []
-    for pending in pendings:
-        verdict, action = pending.verdict, pending.action
-        if not pending.ok or verdict is None or action is None:
+    details: dict[Claimed, DecidedDetail] = {}
+    for request, (decision, done) in acted.items():
+        if decision.quiet:
+            logger.info(decision.reason, extra=_log_keys(request, decision))
+            results.done[request] = Delivered({"quiet": True, "recorded": True, "published": True})
             continue
-        ready.append(pending)
-        if verdict.quiet:
-            logger.info(verdict.reason, extra=pending.log_keys())
-            pending.result = {"quiet": True, "recorded": True, "published": True}
-            pending.delivered = True
-            continue
-        detail = decided_detail(
-            request=pending.request,
-            connection=pending.connection,
-            gathered=pending.gathered,
-            evaluation=pending.evaluation,
-            verdict=verdict,
-            action=action,
-            state_after=pending.state_after,
-            policy=policy,
+        detail_json = decided_json(
+            decision,
+            action=done.action,
+            state_after=done.state_after,
             dry_run=dry_run,
             decided_at=decided_at,
+            policy_hash=policy_hash,
         )
-        pending.detail = detail
+        # The contract is checked before anything goes out (fail closed on a broken detail).
+        detail = DecidedDetail.model_validate(detail_json)
+        details[request] = detail
         result: dict[str, Any] = {
-            "detail": detail.model_dump(mode="json"),
-            "records": _records(detail, pending, log, ttl),
+            "detail": detail_json,
+            "records": _records(detail, detail_json, decision, log, ttl),
             "recorded": False,
             "published": False,
         }
-        pending.result = result
+        results.done[request] = Delivered(result, detail)
         outputs.append(result)
     _write(outputs, log)
     _publish(outputs, bus)
-    for pending in ready:
-        if pending.detail is None or pending.result is None:
-            continue
-        pending.delivered = bool(pending.result["recorded"] and pending.result["published"])
-        _tell(pending.detail, pending)
+    for request, detail in details.items():
+        _tell(detail, _log_keys(request, acted[request][0]))
+    return results
 
 
 def redeliver(
     result: Mapping[str, Any] | None,
     bus: Delivery,
-    log: DecisionLog | None,
+    log: Log | None,
     guard: Guard,
     key: Mapping[str, str],
 ) -> bool:
@@ -105,18 +106,22 @@ def redeliver(
 
 
 def _records(
-    detail: DecidedDetail, pending: Pending, log: DecisionLog | None, ttl: timedelta
+    detail: DecidedDetail,
+    detail_json: Mapping[str, Any],
+    decision: Decision,
+    log: Log | None,
+    ttl: timedelta,
 ) -> list[dict[str, Any]]:
     if log is None:
         return []
-    records = [decision_record(detail, pending.gathered, ttl)]
+    records = [decision_record(detail_json, decision, detail.decided_at, ttl)]
     if detail.revocation == "reported":
         notice = RevocationNotice(detail.decided_at, detail.policy_hash, detail.correlation_id)
         records.append(log.notice_item(detail.endpoint_id, notice))
     return records
 
 
-def _write(outputs: list[dict[str, Any]], log: DecisionLog | None) -> None:
+def _write(outputs: list[dict[str, Any]], log: Log | None) -> None:
     todo = [o for o in outputs if not o["recorded"]]
     if log is None:
         for output in todo:
@@ -137,7 +142,7 @@ def _write(outputs: list[dict[str, Any]], log: DecisionLog | None) -> None:
 
 def _publish(outputs: list[dict[str, Any]], bus: Delivery) -> None:
     todo = [o for o in outputs if not o["published"]]
-    events = [decided(for_the_bus(DecidedDetail.model_validate(o["detail"]))) for o in todo]
+    events = [decided(DecidedDetail.model_validate(o["detail"])) for o in todo]
     if not events:
         return
     try:
@@ -149,19 +154,15 @@ def _publish(outputs: list[dict[str, Any]], bus: Delivery) -> None:
         output["published"] = index not in failed
 
 
-def for_the_bus(detail: DecidedDetail) -> DecidedDetail:
-    """The event keeps the first rules only: PutEvents takes 256 KB a call. The decision
-    record keeps them all."""
-    if len(detail.rules) <= MAX_EVENT_RULES:
-        return detail
-    return detail.model_copy(update={"rules": detail.rules[:MAX_EVENT_RULES]})
+def _log_keys(request: Claimed, decision: Decision) -> dict[str, Any]:
+    return {**request.log_keys(), "decision": decision.decision, "rule": decision.rule}
 
 
-def _tell(detail: DecidedDetail, pending: Pending) -> None:
+def _tell(detail: DecidedDetail, keys: dict[str, Any]) -> None:
     logger.info(
         detail.reason,
         extra={
-            **pending.log_keys(),
+            **keys,
             "action": detail.action.type,
             "result": detail.action.result,
             "missing_facts": detail.missing_facts,

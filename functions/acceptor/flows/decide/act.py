@@ -1,4 +1,4 @@
-"""Acting on verdicts: one accept and one reject call per service (per chunk of IDs).
+"""Decide's act stage: one accept and one reject call per service (per chunk of IDs).
 
 Items that fail with a throttling-like code are tried once more in this invocation; after
 that a still-transient failure sends the request back to the queue. Any other failure is
@@ -8,34 +8,46 @@ is reported as a failed action in the decision.
 
 from __future__ import annotations
 
-from acceptor.aws.ec2 import ProviderEc2
+from dataclasses import dataclass
+
 from acceptor.aws.errors import AwsError
 from acceptor.contract import Action
 from acceptor.decision.actions import Act, ItemFailure, plan_batches, settle
-from acceptor.flows.pending import Pending, RecordFailed
+from acceptor.decision.decide_one import Decision
+from acceptor.flows.decide.ports import Connections
+from acceptor.flows.decide.results import Claimed, RecordFailed, StageResults
 from acceptor.flows.telemetry import logger
 
 
-def act(pendings: list[Pending], ec2: ProviderEc2, *, dry_run: bool) -> None:
-    acting: list[tuple[Pending, Act]] = []
-    for pending in pendings:
-        if not pending.ok or pending.verdict is None:
-            continue
-        planned = pending.verdict.action
+@dataclass(frozen=True)
+class Acted:
+    action: Action
+    state_after: str | None
+
+
+def act(
+    decisions: dict[Claimed, Decision], ec2: Connections, *, dry_run: bool
+) -> StageResults[Acted]:
+    results: StageResults[Acted] = StageResults()
+    acting: list[tuple[Claimed, Act]] = []
+    for request, decision in decisions.items():
+        planned = decision.action
+        state = decision.connection.state if decision.connection is not None else None
         if planned == "none":
-            pending.action = Action(type="none", result="skipped")
-            pending.state_after = _state(pending)
+            results.done[request] = Acted(Action(type="none", result="skipped"), state)
         elif dry_run:
-            pending.action = Action(type=planned, result="dry-run")
-            pending.state_after = _state(pending)
+            results.done[request] = Acted(Action(type=planned, result="dry-run"), state)
         else:
-            acting.append((pending, planned))
+            acting.append((request, planned))
     if acting:
-        _call(acting, ec2)
+        _call(acting, ec2, results)
+    return results
 
 
-def _call(acting: list[tuple[Pending, Act]], ec2: ProviderEc2) -> None:
-    items = [(p.request.service_id, planned, p.request.endpoint_id) for p, planned in acting]
+def _call(
+    acting: list[tuple[Claimed, Act]], ec2: Connections, results: StageResults[Acted]
+) -> None:
+    items = [(c.request.service_id, planned, c.request.endpoint_id) for c, planned in acting]
     failures, broken = _run(items, ec2)
     retry = [item for item in items if item[2] in failures and failures[item[2]].transient]
     if retry:
@@ -45,23 +57,23 @@ def _call(acting: list[tuple[Pending, Act]], ec2: ProviderEc2) -> None:
         again, broken_again = _run(retry, ec2)
         failures.update(again)
         broken.update(broken_again)
-    states = _states_after([p for p, _ in acting if p.request.endpoint_id not in broken], ec2)
-    for pending, planned in acting:
-        endpoint_id = pending.request.endpoint_id
+    states = _states_after([c for c, _ in acting if c.request.endpoint_id not in broken], ec2)
+    for request, planned in acting:
+        endpoint_id = request.request.endpoint_id
         if endpoint_id in broken:
-            pending.error = broken[endpoint_id]
+            results.failed[request] = broken[endpoint_id]
             continue
         state_now = states.get(endpoint_id)
         settled = settle(planned, failures.get(endpoint_id), state_now)
         if settled.retry:
-            pending.error = RecordFailed(f"{planned} still failing: {settled.error}")
+            results.failed[request] = RecordFailed(f"{planned} still failing: {settled.error}")
             continue
-        pending.action = Action(type=planned, result=settled.result, error=settled.error)
-        pending.state_after = state_now
+        action = Action(type=planned, result=settled.result, error=settled.error)
+        results.done[request] = Acted(action, state_now)
 
 
 def _run(
-    items: list[tuple[str, Act, str]], ec2: ProviderEc2
+    items: list[tuple[str, Act, str]], ec2: Connections
 ) -> tuple[dict[str, ItemFailure], dict[str, Exception]]:
     """Per-item failures, and the items whose whole call failed (with its error)."""
     failures: dict[str, ItemFailure] = {}
@@ -78,10 +90,10 @@ def _run(
     return failures, broken
 
 
-def _states_after(acted: list[Pending], ec2: ProviderEc2) -> dict[str, str]:
+def _states_after(acted: list[Claimed], ec2: Connections) -> dict[str, str]:
     by_service: dict[str, list[str]] = {}
-    for pending in acted:
-        by_service.setdefault(pending.request.service_id, []).append(pending.request.endpoint_id)
+    for request in acted:
+        by_service.setdefault(request.request.service_id, []).append(request.request.endpoint_id)
     states: dict[str, str] = {}
     for service_id, endpoint_ids in by_service.items():
         try:
@@ -92,7 +104,3 @@ def _states_after(acted: list[Pending], ec2: ProviderEc2) -> dict[str, str]:
             continue
         states.update((endpoint_id, c.state) for endpoint_id, c in found.items())
     return states
-
-
-def _state(pending: Pending) -> str | None:
-    return pending.connection.state if pending.connection is not None else None

@@ -1,0 +1,254 @@
+"""Decide: a batch of Requested events → claims, re-read, facts, decisions, actions, outputs.
+
+Stages, each over the whole batch so that AWS calls grow with services and accounts, not with
+requests: parse → claim (idempotency; one request per endpoint) → re-read the connections
+(per service) → gather facts (per consumer account) → decide (`decide_one`, pure) → act (one
+call per service and action) → deliver (record, publish) → finish (complete the claims). Each
+stage returns per-request results (done, skipped or failed); a request that fails in a stage
+goes no further: its claim is released and its SQS message is reported as a batch item
+failure, so the queue retries it (and dead-letters it in the end). Nothing is accepted on an
+error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from acceptor.aws.errors import AwsError
+from acceptor.aws.idempotency import Guard
+from acceptor.contract import DecidedDetail, RequestedDetail, RequestedEvent
+from acceptor.decision.connection import Connection
+from acceptor.decision.decide_one import Decision, decide_one, needs_facts
+from acceptor.decision.gather import RequestFacts
+from acceptor.decision.records import NO_RECORDS, Records
+from acceptor.flows.decide.act import act
+from acceptor.flows.decide.claim import claim
+from acceptor.flows.decide.deliver import Delivered, deliver
+from acceptor.flows.decide.gather import gather
+from acceptor.flows.decide.ports import (
+    Approvals,
+    Connections,
+    Consumers,
+    Delivery,
+    Log,
+    Organizations,
+)
+from acceptor.flows.decide.reread import reread
+from acceptor.flows.decide.results import Claimed, RecordFailed, StageResults
+from acceptor.flows.telemetry import ERRORS, count, logger, tracer
+from acceptor.policy.policy_set import PolicySet
+
+# Claims, completions and consumer lookups are one call each per request or account: they run
+# this many at a time (boto3 clients are thread-safe), so a sweep of thousands of requests
+# fits in the function's timeout.
+WORKERS = 16
+
+T = TypeVar("T")
+
+
+@dataclass
+class DecideDeps:
+    ec2: Connections
+    consumers: Consumers
+    organizations: Organizations
+    bus: Delivery
+    guard: Guard
+    log: Log | None
+    clock: Callable[[], datetime]
+    managed: frozenset[str] = frozenset()
+    approvals: Approvals | None = None
+    """Read for requests with origin `approval`; without it, no approval ever applies."""
+    remaining_ms: Callable[[], int | None] = lambda: None
+
+
+@dataclass
+class BatchOutcome:
+    failures: dict[str, Exception] = field(default_factory=dict)
+    """SQS message ID → why its request was not completed (reported as a batch item failure)."""
+    decided: list[DecidedDetail] = field(default_factory=list)
+    """The Decided details of this batch (quiet decisions have none)."""
+    duplicates: list[str] = field(default_factory=list)
+
+
+@tracer.capture_method
+def decide_batch(
+    messages: Sequence[tuple[str, str]],
+    policy: PolicySet,
+    deps: DecideDeps,
+    *,
+    dry_run: bool,
+    ttl: timedelta,
+) -> BatchOutcome:
+    """`messages` are (SQS message ID, body) pairs; bodies are Requested bus events."""
+    outcome = BatchOutcome()
+    requests = _parse(messages, outcome)
+    failed: dict[Claimed, Exception] = {}
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        claims = claim(
+            requests,
+            policy.version_hash,
+            deps.guard,
+            deps.bus,
+            deps.log,
+            pool,
+            deps.remaining_ms,
+            dry_run=dry_run,
+        )
+        outcome.failures.update(claims.failures)
+        outcome.duplicates.extend(claims.duplicates)
+        now = deps.clock()
+        reread_results = reread(claims.claimed, deps.ec2)
+        found = _merge(failed, reread_results)
+        # A connection EC2 no longer shows is still decided: `decide_one` leaves it alone.
+        connections: dict[Claimed, Connection | None] = {
+            **found,
+            **dict.fromkeys(reread_results.skipped),
+        }
+        to_gather = {
+            request: connection
+            for request, connection in found.items()
+            if needs_facts(request.request, connection, policy, deps.managed)
+        }
+        facts = _merge(failed, gather(to_gather, deps.consumers, deps.organizations, pool))
+        decisions = _merge(failed, _decide(connections, facts, failed, policy, deps, now))
+        acted = _merge(failed, act(decisions, deps.ec2, dry_run=dry_run))
+        delivered = _merge(
+            failed,
+            deliver(
+                {request: (decisions[request], done) for request, done in acted.items()},
+                policy.version_hash,
+                deps.bus,
+                deps.log,
+                dry_run=dry_run,
+                decided_at=now,
+                ttl=ttl,
+            ),
+        )
+        _finish(claims.claimed, failed, delivered, deps.guard, outcome, pool)
+    count(ERRORS, len(outcome.failures))
+    return outcome
+
+
+def _merge(failed: dict[Claimed, Exception], results: StageResults[T]) -> dict[Claimed, T]:
+    """Keep a stage's failures (logged once), pass its done requests on."""
+    for request, error in results.failed.items():
+        logger.warning(
+            "request not decided, the queue retries it",
+            extra={**request.log_keys(), "error": str(error)},
+        )
+        failed[request] = error
+    return results.done
+
+
+def _decide(
+    connections: dict[Claimed, Connection | None],
+    facts: dict[Claimed, RequestFacts],
+    failed: dict[Claimed, Exception],
+    policy: PolicySet,
+    deps: DecideDeps,
+    now: datetime,
+) -> StageResults[Decision]:
+    """`decide_one` for every request that got this far. A revocation check that the policy
+    rejects and that has no due report yet is decided again with the log's report of an
+    earlier sweep, read only for these (the second step of the two-step revocation)."""
+    results: StageResults[Decision] = StageResults()
+    for request, connection in connections.items():
+        if request in failed:
+            continue
+        gathered = facts.get(request)
+        if (
+            connection is not None
+            and gathered is None
+            and needs_facts(request.request, connection, policy, deps.managed)
+        ):
+            continue  # its gather failed
+        records = NO_RECORDS
+        if request.request.origin == "approval" and connection is not None:
+            # The approval is read from its table, never taken from the event.
+            try:
+                found = deps.approvals.get(request.request.endpoint_id) if deps.approvals else None
+            except (AwsError, ValueError, KeyError) as err:
+                results.failed[request] = err
+                continue
+            records = Records(approval=found)
+        decision = decide_one(
+            request.request, connection, gathered, records, policy, now, managed=deps.managed
+        )
+        if decision.revocation == "reported" and deps.log is not None:
+            try:
+                notice = deps.log.notice(request.request.endpoint_id)
+            except AwsError as err:
+                results.failed[request] = err
+                continue
+            if notice is not None:
+                decision = decide_one(
+                    request.request,
+                    connection,
+                    gathered,
+                    Records(notice=notice),
+                    policy,
+                    now,
+                    managed=deps.managed,
+                )
+        results.done[request] = decision
+    return results
+
+
+def _finish(
+    claimed: list[Claimed],
+    failed: dict[Claimed, Exception],
+    delivered: dict[Claimed, Delivered],
+    guard: Guard,
+    outcome: BatchOutcome,
+    pool: Executor,
+) -> None:
+    """Complete the claims of decided requests, release the others; report what failed."""
+    for request in claimed:
+        if request not in failed and request not in delivered:
+            failed[request] = RecordFailed("the request reached no decision")
+
+    def close(request: Claimed) -> None:
+        # The decision stands either way: a claim left open only delays a duplicate until it
+        # expires, and that duplicate then finds the connection no longer pending.
+        try:
+            if request in failed:
+                guard.release(request.key, failed[request])
+            else:
+                guard.complete(request.key, delivered[request].result)
+        except AwsError as err:
+            logger.warning(
+                "idempotency record not closed", extra={**request.log_keys(), "error": str(err)}
+            )
+
+    list(pool.map(close, claimed))
+    for request in claimed:
+        error = failed.get(request)
+        if error is None and not delivered[request].complete:
+            error = RecordFailed("outputs not yet delivered")
+        if error is not None:
+            for message_id in request.message_ids:
+                outcome.failures[message_id] = error
+        detail = delivered[request].detail if request in delivered else None
+        if detail is not None:
+            outcome.decided.append(detail)
+
+
+def _parse(
+    messages: Sequence[tuple[str, str]], outcome: BatchOutcome
+) -> list[tuple[str, RequestedDetail]]:
+    parsed = []
+    for message_id, body in messages:
+        try:
+            parsed.append((message_id, RequestedEvent.model_validate_json(body).detail))
+        except ValidationError as err:
+            logger.error(
+                "not a Requested event", extra={"message_id": message_id, "body": body[:4000]}
+            )
+            outcome.failures[message_id] = err
+    return parsed
