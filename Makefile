@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 
 .PHONY: help setup demo demo-policy test lint unit bench clean check-template sam-build \
-  policy-test
+  policy-test build
 
 TEMPLATE := template.yaml
 # Only for the template checks (resource specifications); nothing is deployed.
@@ -22,14 +22,19 @@ PYTHON313 = $(firstword $(foreach candidate,\
   $(shell "$(candidate)" -c "" >/dev/null 2>&1 && echo "$(candidate)")))
 
 help:
-	@echo "make demo   - show the acceptor deciding real requests on the built-in local AWS"
-	@echo "make test   - every test and check (ruff, mypy, template checks, sam build, pytest)"
-	@echo "make bench  - benchmarks, printed figures"
-	@echo "make lint   - ruff and mypy only"
+	@echo "make demo           - the demo world's story: real requests decided on the local AWS"
 	@echo "make demo-policy    - the example policies explained over example fact sets"
+	@echo "make test           - every test and check (ruff, mypy, template checks, sam build, pytest)"
+	@echo "make unit           - the unit tests only"
+	@echo "make lint           - ruff and mypy only"
+	@echo "make bench          - benchmarks, printed figures"
 	@echo "make check-template - cfn-lint (with the serverless rules) and sam validate --lint"
 	@echo "make sam-build      - sam build into a temporary folder, then check the artifacts"
 	@echo "make policy-test    - the tests of policies/ and of policies/examples/"
+	@echo "make build          - sam build for a deploy (.aws-sam/build); CONFIG_ENV=prod for prod"
+	@echo "make setup          - create .venv with the pinned tools (every target does it first)"
+	@echo "make clean          - remove .venv, caches and build folders"
+	@echo "make help           - this list"
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "==> setting up $(VENV) (first run takes a minute or two)"
@@ -69,7 +74,8 @@ check-template: $(STAMP)
 
 # Builds into the ignored .aws-sam/check/ (not .aws-sam/build/, which `sam deploy` would pick
 # up), which also bundles and validates the policy (tools/policy_layer/Makefile), then checks
-# that every function artifact holds the acceptor package and no test or local tooling code.
+# that every function artifact holds the acceptor package, compiled for python3.13
+# (functions/Makefile), and no test or local tooling code.
 # --cached (its index lives beside the build folder) is for speed here only: builds for a
 # deploy (samconfig.toml) are never cached, so they always re-validate the policy.
 sam-build: $(STAMP)
@@ -90,10 +96,28 @@ sam-build: $(STAMP)
 	    test ! -e "$$function/$$unwanted" \
 	      || { echo "$$function: the artifact holds $$unwanted"; exit 1; }; \
 	  done; \
+	  uncompiled=$$(cd "$$function" && find acceptor -name '*.py' | while read -r source; do \
+	    name=$$(basename "$$source" .py); \
+	    test -f "$$(dirname "$$source")/__pycache__/$$name.cpython-313.pyc" || echo "$$source"; \
+	  done); \
+	  test -z "$$uncompiled" \
+	    || { echo "$$function: no python3.13 bytecode for:" $$uncompiled; exit 1; }; \
 	done; \
 	ls $(CHECK_BUILD)/build/PolicyLayer/policies/*.* >/dev/null \
 	  || { echo "PolicyLayer: no policy files in the artifact"; exit 1; }; \
 	echo "==> sam build: OK (artifacts checked)"
+
+# The build `sam deploy` uses (.aws-sam/build), with the Lambda runtime's python3.13 put on PATH
+# the way sam-build finds it (pyenv included) and SAM's telemetry off: README, "First deploy".
+CONFIG_ENV ?= default
+build: $(STAMP)
+	@python313="$(PYTHON313)"; \
+	if [ -z "$$python313" ]; then \
+	  echo "make build: no working python3.13 (the Lambda runtime) on PATH or in" \
+	       "$(PYENV_ROOT)/versions: install Python 3.13 first"; \
+	  exit 1; \
+	fi; \
+	PATH="$$(dirname "$$python313"):$$PATH" $(BIN)/sam build --config-env $(CONFIG_ENV)
 
 # The demo world's story through template.yaml's wiring on the local AWS (docs/replay.md).
 demo: $(STAMP)

@@ -93,7 +93,11 @@ def world() -> World:
                     for i in range(SERVICES)
                 ],
                 "services": [
-                    {"name": f"service-{i}", "load_balancers": [f"nlb-{i}"]}
+                    {
+                        "name": f"service-{i}",
+                        "load_balancers": [f"nlb-{i}"],
+                        "tags": {"privatelink-acceptor:managed": "true"},
+                    }
                     for i in range(SERVICES)
                 ],
             },
@@ -242,10 +246,9 @@ def template_batch_size() -> tuple[int, str]:
     if TEMPLATE.exists():
         decode: Any = importlib.import_module("cfnlint.decode").decode  # cfn-lint has no types
         decoded, _ = decode(str(TEMPLATE))
-        events = decoded["Resources"]["DecideFunction"]["Properties"].get("Events", {})
-        for event in events.values():
-            if event.get("Type") == "SQS" and "BatchSize" in event.get("Properties", {}):
-                return int(event["Properties"]["BatchSize"]), "template.yaml"
+        mapping = decoded["Resources"].get("DecideFunctionRequested", {})
+        if "BatchSize" in mapping.get("Properties", {}):
+            return int(mapping["Properties"]["BatchSize"]), "template.yaml"
     return SQS_MAX_BATCH, "SQS's maximum (template.yaml sets none)"
 
 

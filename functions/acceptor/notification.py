@@ -1,12 +1,12 @@
 """Tolerant reading of an endpoint service's connection notification (an SNS message body).
 
-AWS does not document the body of these messages (DESIGN.md), so the message is only a trigger:
-we pull out the endpoint ID (required), the service ID, the consumer account, the state and the
-event type when they are there, and Ingest re-reads the truth with
-DescribeVpcEndpointConnections. Known key names are read first, at any depth of a JSON body;
-then any `vpce-svc-…` / `vpce-…` IDs found anywhere in the message. Two different candidates for
-the same fact are never resolved by guessing: for the endpoint ID that makes the message
-unparseable, for the other facts they are left unknown.
+AWS does not document the body of these messages (docs/architecture.md, "Notification parsing"),
+so the message is only a trigger: we pull out the endpoint ID (required), the service ID, the
+consumer account, the state and the event type when they are there, and Ingest re-reads the
+truth with DescribeVpcEndpointConnections. Known key names are read first, at any depth of a JSON
+body; then any `vpce-svc-…` / `vpce-…` IDs found anywhere in the message. Two different
+candidates for the same fact are never resolved by guessing: for the endpoint ID that makes the
+message unparseable, for the other facts they are left unknown.
 """
 
 from __future__ import annotations
@@ -70,11 +70,21 @@ EVENT_OF_STATE: dict[str, EventType] = {
     "deleted": "Delete",
 }
 
-MAX_DEPTH = 8
+MAX_DEPTH = 8  # levels of the JSON walked for known keys (JSON held in strings included)
+
+# Bounds checked before any JSON is decoded (docs/events.md, "Bounded parsing"). SNS caps a
+# message at 256 KiB; a connection notification is a few hundred bytes.
+MAX_MESSAGE_CHARS = 256 * 1024
+MAX_SUBJECT_CHARS = 100  # SNS's own limit for a subject
+MAX_JSON_DEPTH = 32  # nested arrays and objects
+MAX_NUMBER_DIGITS = 40  # an account ID has 12; Python refuses more than 4,300 itself
+# A JSON string, or one bracket: what the depth pre-check looks at (the decoder does the rest).
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 class UnparseableNotification(ValueError):
-    """The message names no endpoint, or names several: it is dead-lettered, never guessed."""
+    """The message names no endpoint, or names several, or breaks a bound of the parser: it is
+    dead-lettered, never guessed."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,14 @@ class ConnectionNotification:
 
 def parse_notification(message: str, subject: str | None = None) -> ConnectionNotification:
     """Read one SNS `Message` (and its `Subject`, which may name the event)."""
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise UnparseableNotification(
+            f"the message has {len(message)} characters, more than {MAX_MESSAGE_CHARS}"
+        )
+    if subject is not None and len(subject) > MAX_SUBJECT_CHARS:
+        raise UnparseableNotification(
+            f"the subject has {len(subject)} characters, more than {MAX_SUBJECT_CHARS}"
+        )
     body = _json_or_none(message)
     found = _Findings()
     if body is not None:
@@ -171,17 +189,55 @@ def _walk(node: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
             yield str(key), value
-            yield from _walk(_json_or_none(value) if isinstance(value, str) else value, depth + 1)
+            inner = _json_or_none(value, nested=True) if isinstance(value, str) else value
+            yield from _walk(inner, depth + 1)
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item, depth + 1)
 
 
-def _json_or_none(text: str) -> Any:
+def _json_or_none(text: str, *, nested: bool = False) -> Any:
+    """The JSON in `text`, or None when it is not JSON (plain text is read for IDs instead).
+    A message beyond the bounds is unparseable; a string inside it beyond them is not read as
+    JSON (the IDs in the message's text are still found).
+
+    Hand-written bounds: Python's decoder recurses once per level (deep nesting raises
+    `RecursionError`) and refuses integers of more than 4,300 digits with a `ValueError`;
+    neither it nor a well-kept pure-Python decoder takes a depth limit (orjson's is fixed at
+    1,024 and would be a compiled dependency for one check), so the depth is counted here
+    first, and integers are bounded through `parse_int`."""
     stripped = text.strip()
     if not stripped.startswith(("{", "[")):
         return None
     try:
-        return json.loads(stripped)
+        _check_depth(stripped)
+        return json.loads(stripped, parse_int=_bounded_int)
     except json.JSONDecodeError:
         return None
+    except UnparseableNotification:
+        if nested:
+            return None
+        raise
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise UnparseableNotification(
+                    f"the message nests JSON more than {MAX_JSON_DEPTH} levels deep"
+                )
+        elif bracket in ("]", "}"):
+            depth -= 1
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise UnparseableNotification(
+            f"the message holds a number of {len(text.lstrip('-'))} digits "
+            f"(more than {MAX_NUMBER_DIGITS})"
+        )
+    return int(text)

@@ -74,9 +74,9 @@ def assess(
 ) -> OverrideAlert | Ignored:
     """Decide whether a CloudTrail call is a manual override.
 
-    An empty `managed_services` means every service of the account is managed (as the sweep
-    reads it). A call whose service cannot be read is reported, not ignored: a change we
-    cannot place is still a change someone should look at.
+    An empty `managed_services` (the MANAGED_SERVICE_IDS filter unset) means a call on any
+    service of the account is watched. A call whose service cannot be read is reported, not
+    ignored: a change we cannot place is still a change someone should look at.
     """
     event_name = _text(detail.get("eventName"))
     if event_name not in WATCHED_CALLS:

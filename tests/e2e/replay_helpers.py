@@ -11,6 +11,7 @@ import boto3
 from acceptor_tools.replay.app import App
 from acceptor_tools.replay.local import ReplayConfig
 from acceptor_tools.replay.template import load_app
+from helpers.aws import FAKE_CREDENTIALS
 
 MINI = Path(__file__).parent / "fixtures" / "mini" / "template.yaml"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -29,14 +30,13 @@ class MotoAccount:
         return boto3.client(  # type: ignore[call-overload]
             service,
             region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
 
     def env(self) -> dict[str, str]:
         return {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            **FAKE_CREDENTIALS,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }

@@ -42,7 +42,15 @@ def test_replay_json_lines_carry_the_documented_fields(
     files = [str(EVENTS / "decide-sqs-batch.json"), str(EVENTS / "ingest-sns-unparseable.json")]
 
     code = main(
-        ["replay", *files, "--policy", str(DEMO_POLICY), "--json", *_common(tmp_path / "out")]
+        [
+            "replay",
+            *files,
+            "--policy",
+            str(DEMO_POLICY),
+            "--json",
+            "-v",
+            *_common(tmp_path / "out"),
+        ]
     )
 
     captured = capsys.readouterr()
@@ -56,7 +64,7 @@ def test_replay_json_lines_carry_the_documented_fields(
     assert "redacted" in dead["message"]  # the body of the message nobody could read
     assert lines[-1]["kind"] == "summary"
     assert lines[-1]["decisions"] == {"accept": 3, "reject": 1, "hold": 1}
-    assert "DecideFunction <- SQS" in captured.err  # progress, off stdout
+    assert "DecideFunction <- SQS" in captured.err  # -v: the plumbing, off stdout
     assert (tmp_path / "out" / "logs" / "IngestFunction.log").exists()
 
 

@@ -124,7 +124,7 @@ def test_demo_report_for_people_tells_each_outcome(demo: Report) -> None:
 
     assert "decision  ACCEPT by rule payments-prod (requested 2 times, decided once)" in text
     assert "decision  REJECT by rule no-sandboxes" in text
-    assert "unknown   ou_path: Organizations could not place account 777788889999" in text
+    assert "unknown   ou_path: account 777788889999 is not a member of this organization" in text
     assert "IngestDeadLetterQueue: IngestFunction failed after 3 attempts" in text
     assert f"decision  ACCEPT approved by {ALICE}" in text
     assert "5 connections (4 accept, 1 reject)" in text

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from replay_helpers import EVENTS, REPOSITORY, acceptor_config
 
+from acceptor_tools.local_aws.session import REFUSE_FILTERS_VARIABLE
 from acceptor_tools.replay.report import Report
 from acceptor_tools.replay.run import replay_files
 
@@ -174,6 +175,14 @@ EXPECTED: dict[str, Outcome] = {
         rules_changed=2,
         notified=3,
     ),
+    "ingest-sns-connect-wrong-service.json": Outcome(
+        "the message names reports-api, but payments-orders connects to orders-api: Ingest "
+        f"finds it through the managed services and requests it. {ACCEPTED_PAYMENTS}",
+        calls=(INGEST, DECIDE, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=2,
+        notified=3,
+    ),
     "ingest-sns-delete.json": Outcome(
         "Ingest re-reads the connection, it is gone: State Changed (deleted, found: false); "
         "SecurityGroups has nothing to remove; ops are told",
@@ -241,7 +250,8 @@ EXPECTED: dict[str, Outcome] = {
         notified=1,
     ),
     "security-groups-decided-revocation.json": Outcome(
-        f"a revocation enforced: {NOTHING_OF_OURS}",
+        "a revocation enforced: SecurityGroups finds no rule of ours for sandbox-orders and "
+        "removes nothing; Notify tells ops",
         calls=(GROUPS, NOTIFY),
         decisions=("reject",),
         notified=1,
@@ -298,3 +308,19 @@ def _outcome(report: Report, says: str) -> Outcome:
         dead_letters=tuple(d.queue for d in report.dead_letters),
         unrouted=tuple(e.detail_type for e in report.unrouted),
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["ingest-sns-connect-wrong-service.json", "ingest-sns-connect.json"]
+)
+def test_connects_replay_the_same_when_aws_refuses_the_endpoint_id_filter(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a local AWS that answers the `vpc-endpoint-id` filter with InvalidFilter
+    monkeypatch.setenv(REFUSE_FILTERS_VARIABLE, "vpc-endpoint-id")
+
+    # When the notification replays
+    report = replay_files(acceptor_config(tmp_path / "outbox"), [EVENTS / name])
+
+    # Then every re-read falls back to listing by service, with the same outcome
+    assert _outcome(report, EXPECTED[name].says) == EXPECTED[name]

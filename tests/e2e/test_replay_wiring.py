@@ -28,6 +28,7 @@ from acceptor_tools.replay.local import (
     local_replay,
 )
 from acceptor_tools.replay.template import load_app
+from helpers.aws import LambdaContext
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.disable_socket]
 
@@ -68,7 +69,8 @@ def test_broken_decide_rule_pattern_leaves_the_request_unrouted_and_undecided(
     assert log.quiet
     assert [e.detail_type for e in log.unrouted] == [REQUESTED]
     assert log.unrouted[0].event["detail"]["endpoint_id"] == endpoint.id
-    assert {i.function for i in log.invocations} == {"IngestFunction"}
+    # Reconcile: the stack's first sweep at deploy (it found nothing pending yet).
+    assert {i.function for i in log.invocations} == {"ReconcileFunction", "IngestFunction"}
     assert state == "pendingAcceptance"
 
 
@@ -184,20 +186,13 @@ def _call_decide(event: dict[str, Any], aws: LocalAws) -> Any:
     from acceptor.handlers import decide
     from acceptor.policy.loader import cached_policy
 
-    class Context:
-        function_name = "decide-direct"
-        memory_limit_in_mb = 512
-        invoked_function_arn = "arn:aws:lambda:us-east-1:999988887777:function:decide-direct"
-        aws_request_id = str(uuid.uuid4())
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 120_000
-
     # This process may have decided before, with other clients and another policy.
     use_clients(None)
     cached_policy.cache_clear()
     try:
-        return decide.handler(event, Context())
+        return decide.handler(
+            event, LambdaContext(function_name="decide-direct", remaining_ms=120_000)
+        )
     finally:
         use_clients(None)
         cached_policy.cache_clear()

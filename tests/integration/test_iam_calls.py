@@ -24,8 +24,11 @@ import pytest
 
 from acceptor.aws.clients import use_clients
 from acceptor.handlers import notify
+from acceptor.managed import MANAGED_TAG, MANAGED_VALUE
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import FaultRule, LocalAws
+from acceptor_tools.local_aws.world import load_world
+from helpers.aws import is_mutating_ec2
 from integration.handlers.handlers_stack import (
     APPROVAL_TABLE,
     CONSUMER_ROLE,
@@ -98,8 +101,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "ec2:Describe*": ("*",),
     "elasticloadbalancing:Describe*": ("*",),
     "organizations:*": ("*",),
-    "ec2:AcceptVpcEndpointConnections": ("*vpc-endpoint-service/${ManagedServiceIds}",),
-    "ec2:RejectVpcEndpointConnections": ("*vpc-endpoint-service/${ManagedServiceIds}",),
+    # On any service of this account, where it is tagged for the acceptor (the condition is
+    # checked by test_endpoint_service_writes_name_services_tagged_managed below).
+    "ec2:AcceptVpcEndpointConnections": ("*:${AWS::AccountId}:vpc-endpoint-service/*",),
+    "ec2:RejectVpcEndpointConnections": ("*:${AWS::AccountId}:vpc-endpoint-service/*",),
+    "ec2:*VpcEndpointConnectionNotification*": ("*:${AWS::AccountId}:vpc-endpoint-service/*",),
     # A rule is written on this account's group and is itself a resource (tagged on creation).
     "ec2:AuthorizeSecurityGroupIngress": (
         "*:${AWS::AccountId}:security-group/*",
@@ -126,10 +132,15 @@ EXPECTED_AT_LEAST = {
     "ReconcileFunction": {
         "ec2:DescribeVpcEndpointConnections",
         "ec2:DescribeVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointConnectionNotifications",
+        "ec2:CreateVpcEndpointConnectionNotification",
+        "ec2:ModifyVpcEndpointConnectionNotification",
+        "ec2:DeleteVpcEndpointConnectionNotifications",
         "events:PutEvents",
     },
     "DecideFunction": {
         "ec2:DescribeVpcEndpointConnections",
+        "ec2:DescribeVpcEndpointServiceConfigurations",
         "ec2:AcceptVpcEndpointConnections",
         "ec2:RejectVpcEndpointConnections",
         "events:PutEvents",
@@ -179,32 +190,6 @@ EXPECTED_AT_LEAST = {
         "dynamodb:Query",
     },
 }
-
-MUTATING_EC2 = (
-    "ec2:Accept*",
-    "ec2:Reject*",
-    "ec2:Create*",
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Authorize*",
-    "ec2:Revoke*",
-)
-# A granted pattern such as `ec2:*` or `ec2:*Vpc*` is mutating when it covers one of these.
-MUTATIONS = (
-    "ec2:AcceptVpcEndpointConnections",
-    "ec2:RejectVpcEndpointConnections",
-    "ec2:CreateTags",
-    "ec2:DeleteVpcEndpoints",
-    "ec2:ModifyVpcEndpointServicePermissions",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:RevokeSecurityGroupIngress",
-)
-
-
-def mutating(action: str) -> bool:
-    return any(fnmatch.fnmatchcase(action, m) for m in MUTATING_EC2) or any(
-        fnmatch.fnmatchcase(m, action) for m in MUTATIONS
-    )
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +314,28 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
     for name in ("cloudtrail-accept-by-console-user.json", "cloudtrail-accept-by-acceptor.json"):
         stack.notify(json.loads((EVENTS / name).read_text()))  # manual override, and not one
     stack.environment(MANAGED_SERVICE_IDS="")
-    stack.reconcile("sweep-every-service")
+    _notifications_to_keep(stack, aws)
+    stack.reconcile("sweep-every-service")  # one created, one repaired
+    reports = aws.world.services["reports-api"].id
+    stack.clients.ec2().create_tags(  # the operator lets a service go
+        Resources=[reports], Tags=[{"Key": MANAGED_TAG, "Value": "false"}]
+    )
+    stack.reconcile("sweep-after-a-service-left")  # its notification removed
+
+
+def _notifications_to_keep(stack: Stack, aws: LocalAws) -> None:
+    """An operator deletes the notification of one service and trims the other's events (not
+    recorded): the next sweep creates the first and repairs the second."""
+    ec2 = stack.clients.ec2()
+    found = ec2.describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"]
+    by_service = {n["ServiceId"]: n["ConnectionNotificationId"] for n in found}
+    orders, reports = (aws.world.services[name].id for name in ("orders-api", "reports-api"))
+    ec2.delete_vpc_endpoint_connection_notifications(
+        ConnectionNotificationIds=[by_service[reports]]
+    )
+    ec2.modify_vpc_endpoint_connection_notification(
+        ConnectionNotificationId=by_service[orders], ConnectionEvents=["Connect"]
+    )
 
 
 def _act_on(stack: Stack, events: list[dict[str, Any]]) -> None:
@@ -386,7 +392,7 @@ def test_no_mutating_ec2_action_is_granted_on_everything(
         for grant in statements_of(template, function)
         if "*" in grant.resources
         for action in grant.actions
-        if mutating(action)
+        if is_mutating_ec2(action)
     ]
 
     assert wide == []
@@ -401,3 +407,31 @@ def test_accept_and_reject_are_granted_only_on_the_managed_services(
     assert acting
     for grant in acting:
         assert all("vpc-endpoint-service/" in r for r in grant.resources), grant.resources
+
+
+def test_accept_and_reject_name_only_services_tagged_managed(recorded: list[Call]) -> None:
+    """The grant holds only where aws:ResourceTag/privatelink-acceptor:managed is "true"
+    (tests/template checks the condition): every service Decide acted on carries the tag."""
+    world = load_world(REPOSITORY / "events" / "world.yaml")
+    tagged = {s.id for s in world.provider.services if s.tags.get(MANAGED_TAG) == MANAGED_VALUE}
+    acted_on = {
+        str(call.params["ServiceId"])
+        for call in recorded
+        if call.action in ("ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections")
+    }
+
+    assert acted_on
+    assert acted_on <= tagged
+
+
+def test_notifications_are_created_only_for_services_tagged_managed(recorded: list[Call]) -> None:
+    world = load_world(REPOSITORY / "events" / "world.yaml")
+    tagged = {s.id for s in world.provider.services if s.tags.get(MANAGED_TAG) == MANAGED_VALUE}
+    created = {
+        str(call.params["ServiceId"])
+        for call in recorded
+        if call.action == "ec2:CreateVpcEndpointConnectionNotification"
+    }
+
+    assert created
+    assert created <= tagged

@@ -1,5 +1,7 @@
-"""consumer-role.yaml: it lints clean, trusts only the acceptor's function roles with the
-ExternalId, reads only, and writes (behind its parameter) only ingress on security groups.
+"""consumer-role.yaml: it lints clean; its read role trusts only the acceptor's Decide and
+SecurityGroups roles, its write role only SecurityGroups, both with the ExternalId, whatever the
+acceptor's stack is called (both samconfig.toml environments); reads only describe; writes
+(behind their parameter) are ingress on security groups of one region.
 
 The template is resolved for each parameter combination the way CloudFormation would (the
 replay's intrinsic resolver), then its policies are checked as the documents IAM would get.
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ TEMPLATE = ROOT / "consumer-role.yaml"
 CONSUMER = "111122223333"
 ACCEPTOR = "999988887777"
 EXTERNAL_ID = "acceptor-external-id-7f3a"
+REGION = "eu-west-1"
 READ_ACTIONS = {
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeVpcs",
@@ -37,6 +42,23 @@ WRITE_ACTIONS = {
 }
 WRITES = ["true", "false"]
 SCOPES = ["tagged", "account"]
+# The stack names users deploy the acceptor with: samconfig.toml's environments.
+SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())
+STACKS = sorted(
+    {
+        env["global"]["parameters"]["stack_name"]
+        for env in SAMCONFIG.values()
+        if isinstance(env, dict) and "global" in env
+    }
+)
+IAM_ROLE_NAME_MAX = 64
+
+
+def function_role(stack: str, function: str, path: str) -> str:
+    """The ARN CloudFormation gives a SAM function's role: under template.yaml's RolePath, a
+    generated name `STACK-FUNCTIONRole-SUFFIX` cut to IAM's 64 characters."""
+    name = f"{stack}-{function}Role-A1B2C3D4E5F6"[:IAM_ROLE_NAME_MAX]
+    return f"arn:aws:iam::{ACCEPTOR}:role/privatelink-acceptor/{stack}/{path}/{name}"
 
 
 def template() -> dict[str, Any]:
@@ -46,21 +68,35 @@ def template() -> dict[str, Any]:
 
 
 def render(**parameters: str) -> dict[str, Any]:
-    """Role name, trust policy and every policy statement that exists for these parameters."""
+    """Both roles (the write role None when it does not exist): name, trust policy and every
+    policy statement that exists for these parameters."""
     body = template()
     values: dict[str, Any] = {
         name: spec["Default"] for name, spec in body["Parameters"].items() if "Default" in spec
     }
     values.update(AcceptorAccountId=ACCEPTOR, ExternalId=EXTERNAL_ID, **parameters)
-    values["AcceptorRoleNames"] = str(values["AcceptorRoleNames"]).split(",")
-    resolver = Resolver(body, values, account=CONSUMER, region="eu-west-1", stack="consumer")
-    role = resolver.resolve(body["Resources"]["ConsumerRole"]["Properties"])
-    statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
-    for logical_id, resource in body["Resources"].items():
-        if resource["Type"] == "AWS::IAM::RolePolicy" and resolver.exists(logical_id):
-            document = resolver.resolve(resource["Properties"])["PolicyDocument"]
-            statements.extend(document["Statement"])
-    return {"role": role, "trust": role["AssumeRolePolicyDocument"], "statements": statements}
+    resolver = Resolver(body, values, account=CONSUMER, region=REGION, stack="consumer")
+    roles: dict[str, Any] = {"read": None, "write": None}
+    for key, logical_id in (("read", "ConsumerRole"), ("write", "ConsumerWriteRole")):
+        if not resolver.exists(logical_id):
+            continue
+        role = resolver.resolve(body["Resources"][logical_id]["Properties"])
+        statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        for policy_id, resource in body["Resources"].items():
+            if (
+                resource["Type"] == "AWS::IAM::RolePolicy"
+                and resolver.exists(policy_id)
+                and resource["Properties"]["RoleName"] == {"Ref": logical_id}
+            ):
+                document = resolver.resolve(resource["Properties"])["PolicyDocument"]
+                statements.extend(document["Statement"])
+        roles[key] = {
+            "role": role,
+            "trust": role["AssumeRolePolicyDocument"],
+            "statements": statements,
+        }
+    read = roles["read"]
+    return {**read, "write": roles["write"]}
 
 
 def listed(value: Any) -> list[Any]:
@@ -71,13 +107,16 @@ def actions(statements: list[dict[str, Any]]) -> set[str]:
     return {action for s in statements for action in listed(s["Action"])}
 
 
-def trusted(trust: dict[str, Any], principal_arn: str, external_id: str | None) -> bool:
+def trusted(
+    trust: dict[str, Any], principal_arn: str, external_id: str | None, org_id: str | None = None
+) -> bool:
     """Whether the trust policy lets this role session in: what IAM evaluates for AssumeRole."""
     account = principal_arn.split(":")[4]
     context = {
         "sts:ExternalId": external_id,
         "aws:PrincipalAccount": account,
         "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalOrgID": org_id,
     }
     for statement in trust["Statement"]:
         principals = listed(statement["Principal"]["AWS"])
@@ -122,10 +161,13 @@ def test_the_external_id_is_required_and_not_echoed() -> None:
     assert external_id["MinLength"] >= 2
 
 
-def test_writes_are_off_by_default() -> None:
+def test_writes_are_off_by_default_and_then_there_is_no_write_role() -> None:
     assert template()["Parameters"]["AllowSecurityGroupWrites"]["Default"] == "false"
 
-    assert actions(render()["statements"]) == READ_ACTIONS
+    rendered = render()
+
+    assert actions(rendered["statements"]) == READ_ACTIONS
+    assert rendered["write"] is None
 
 
 def test_reads_are_describes_only() -> None:
@@ -135,82 +177,180 @@ def test_reads_are_describes_only() -> None:
     assert read["Resource"] == "*"
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(
-    "role",
-    [
-        "privatelink-acceptor-SecurityGroupsFunctionRole-1A2B3C4D5E6F",
-        "privatelink-acceptor-DecideFunctionRole-ZYXWVU987654",
-    ],
+    ("function", "path"),
+    [("DecideFunction", "decide"), ("SecurityGroupsFunction", "security-groups")],
 )
-def test_the_acceptors_function_roles_are_trusted_with_the_external_id(role: str) -> None:
-    trust = render()["trust"]
+def test_the_read_role_trusts_decide_and_security_groups_of_each_samconfig_stack(
+    stack: str, function: str, path: str
+) -> None:
+    trust = render(AcceptorStackName=stack)["trust"]
 
-    assert trusted(trust, f"arn:aws:iam::{ACCEPTOR}:role/{role}", EXTERNAL_ID)
+    assert trusted(trust, function_role(stack, function, path), EXTERNAL_ID)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_write_role_trusts_security_groups_only_of_each_samconfig_stack(stack: str) -> None:
+    trust = render(AcceptorStackName=stack, AllowSecurityGroupWrites="true")["write"]["trust"]
+
+    assert trusted(
+        trust, function_role(stack, "SecurityGroupsFunction", "security-groups"), EXTERNAL_ID
+    )
+    assert not trusted(trust, function_role(stack, "DecideFunction", "decide"), EXTERNAL_ID)
+
+
+def test_samconfig_has_the_default_and_the_prod_stack() -> None:
+    assert STACKS == ["privatelink-acceptor", "privatelink-acceptor-prod"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stack_trusts_neither_the_other_stacks_roles_nor_its_other_functions(stack: str) -> None:
+    rendered = render(AcceptorStackName=stack, AllowSecurityGroupWrites="true")
+    others = [other for other in STACKS if other != stack]
+
+    for trust in (rendered["trust"], rendered["write"]["trust"]):
+        for other in others:
+            principal = function_role(other, "SecurityGroupsFunction", "security-groups")
+            assert not trusted(trust, principal, EXTERNAL_ID)
+        assert not trusted(trust, function_role(stack, "NotifyFunction", "notify"), EXTERNAL_ID)
+        # A role named like the function but outside its path is not it.
+        lookalike = f"arn:aws:iam::{ACCEPTOR}:role/{stack}-SecurityGroupsFunctionRole-X"
+        assert not trusted(trust, lookalike, EXTERNAL_ID)
 
 
 @pytest.mark.parametrize(
     ("principal", "external_id"),
     [
-        (f"arn:aws:iam::{ACCEPTOR}:role/privatelink-acceptor-DecideFunctionRole-X", None),
-        (f"arn:aws:iam::{ACCEPTOR}:role/privatelink-acceptor-DecideFunctionRole-X", "guess"),
-        (f"arn:aws:iam::{ACCEPTOR}:role/privatelink-acceptor-NotifyFunctionRole-X", EXTERNAL_ID),
+        (function_role("privatelink-acceptor", "DecideFunction", "decide"), None),
+        (function_role("privatelink-acceptor", "DecideFunction", "decide"), "guess"),
         (f"arn:aws:iam::{ACCEPTOR}:user/admin", EXTERNAL_ID),
-        ("arn:aws:iam::444455556666:role/privatelink-acceptor-DecideFunctionRole-X", EXTERNAL_ID),
+        (
+            function_role("privatelink-acceptor", "DecideFunction", "decide").replace(
+                ACCEPTOR, "444455556666"
+            ),
+            EXTERNAL_ID,
+        ),
     ],
 )
 def test_anyone_else_or_a_wrong_external_id_is_not_trusted(
     principal: str, external_id: str | None
 ) -> None:
-    assert not trusted(render()["trust"], principal, external_id)
+    rendered = render(AllowSecurityGroupWrites="true")
+
+    assert not trusted(rendered["trust"], principal, external_id)
+    assert not trusted(rendered["write"]["trust"], principal, external_id)
 
 
-def test_the_trust_policy_names_the_acceptor_account_and_only_assume_role() -> None:
-    (statement,) = render()["trust"]["Statement"]
+def test_the_trust_policies_name_the_acceptor_account_and_only_assume_role() -> None:
+    rendered = render(AllowSecurityGroupWrites="true")
 
-    assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCEPTOR}:root"}
-    assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == EXTERNAL_ID
-    assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == ACCEPTOR
-
-
-def test_role_names_given_as_a_list_become_one_pattern_each() -> None:
-    trust = render(AcceptorRoleNames="acceptor-a-*,acceptor-b")["trust"]
-
-    patterns = trust["Statement"][0]["Condition"]["ArnLike"]["aws:PrincipalArn"]
-    assert patterns == ["arn:*:iam::*:role/acceptor-a-*", "arn:*:iam::*:role/acceptor-b"]
+    for trust in (rendered["trust"], rendered["write"]["trust"]):
+        (statement,) = trust["Statement"]
+        assert statement["Action"] == "sts:AssumeRole"
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCEPTOR}:root"}
+        assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == EXTERNAL_ID
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == ACCEPTOR
+        assert "aws:PrincipalOrgID" not in statement["Condition"]["StringEquals"]
 
 
-def test_tagged_scope_writes_only_to_groups_tagged_for_the_acceptor() -> None:
-    statements = render(AllowSecurityGroupWrites="true", SecurityGroupWriteScope="tagged")[
-        "statements"
-    ]
+def test_an_organization_id_pins_the_acceptor_to_its_organization() -> None:
+    rendered = render(AllowSecurityGroupWrites="true", AcceptorOrganizationId="o-abc123def4")
+    principal = function_role("privatelink-acceptor", "SecurityGroupsFunction", "security-groups")
+
+    for trust in (rendered["trust"], rendered["write"]["trust"]):
+        assert trusted(trust, principal, EXTERNAL_ID, org_id="o-abc123def4")
+        assert not trusted(trust, principal, EXTERNAL_ID, org_id="o-zzzzzzzzzz")
+        assert not trusted(trust, principal, EXTERNAL_ID)
+
+
+def test_role_names_fit_iams_limit_for_the_longest_allowed_name() -> None:
+    pattern = template()["Parameters"]["RoleName"]["AllowedPattern"]
+    longest = int(pattern.rsplit(",", 1)[1].split("}")[0])
+    rendered = render(RoleName="r" * longest, AllowSecurityGroupWrites="true")
+
+    assert len(rendered["role"]["RoleName"]) <= IAM_ROLE_NAME_MAX
+    assert len(rendered["write"]["role"]["RoleName"]) <= IAM_ROLE_NAME_MAX
+    assert rendered["write"]["role"]["RoleName"] == "r" * longest + "-write"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_acceptor_function_roles_names_fit_and_paths_match_for_each_samconfig_stack(
+    stack: str,
+) -> None:
+    acceptor = load(ROOT / "template.yaml")
+    for function, path in (
+        ("DecideFunction", "decide"),
+        ("SecurityGroupsFunction", "security-groups"),
+    ):
+        role_path = acceptor["Resources"][function]["Properties"]["RolePath"]
+        assert role_path == {"Fn::Sub": f"/privatelink-acceptor/${{AWS::StackName}}/{path}/"}
+        arn = function_role(stack, function, path)
+        assert len(arn.rsplit("/", 1)[1]) <= IAM_ROLE_NAME_MAX
+        assert arn.startswith(
+            f"arn:aws:iam::{ACCEPTOR}:role"
+            + role_path["Fn::Sub"].replace("${AWS::StackName}", stack)
+        )
+
+
+def test_the_write_role_has_the_tagged_scope_by_default_pinned_to_the_stacks_region() -> None:
+    assert template()["Parameters"]["SecurityGroupWriteScope"]["Default"] == "tagged"
+    statements = render(AllowSecurityGroupWrites="true")["write"]["statements"]
 
     groups = [s for s in statements if ":security-group/" in str(s["Resource"])]
     (on_groups,) = groups
-    assert on_groups["Resource"] == f"arn:aws:ec2:*:{CONSUMER}:security-group/*"
+    assert on_groups["Resource"] == f"arn:aws:ec2:{REGION}:{CONSUMER}:security-group/*"
     assert on_groups["Condition"] == {
-        "StringEquals": {"aws:ResourceTag/privatelink-acceptor:managed": "true"}
+        "StringEquals": {
+            "aws:ResourceTag/privatelink-acceptor:managed": "true",
+            "aws:RequestedRegion": REGION,
+        }
     }
 
 
-@pytest.mark.parametrize(("writes", "scope"), list(itertools.product(WRITES, SCOPES)))
-def test_no_combination_grants_more_than_ingress_writes_on_this_accounts_groups(
-    writes: str, scope: str
-) -> None:
-    statements = render(AllowSecurityGroupWrites=writes, SecurityGroupWriteScope=scope)[
+def test_a_write_region_moves_the_pin() -> None:
+    statements = render(AllowSecurityGroupWrites="true", WriteRegion="us-west-2")["write"][
         "statements"
     ]
 
-    assert actions(statements) <= READ_ACTIONS | WRITE_ACTIONS
     for statement in statements:
+        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-west-2"
+        for resource in listed(statement["Resource"]):
+            assert resource.startswith(f"arn:aws:ec2:us-west-2:{CONSUMER}:security-group")
+
+
+@pytest.mark.parametrize(("writes", "scope"), list(itertools.product(WRITES, SCOPES)))
+def test_no_combination_grants_more_than_ingress_writes_on_this_accounts_groups_in_one_region(
+    writes: str, scope: str
+) -> None:
+    rendered = render(AllowSecurityGroupWrites=writes, SecurityGroupWriteScope=scope)
+
+    assert actions(rendered["statements"]) == READ_ACTIONS, "the read role only reads"
+    write_statements = rendered["write"]["statements"] if rendered["write"] else []
+    assert actions(write_statements) <= WRITE_ACTIONS
+    for statement in write_statements:
         assert statement["Effect"] == "Allow"
-        if set(listed(statement["Action"])) & WRITE_ACTIONS:
-            for resource in listed(statement["Resource"]):
-                assert resource.startswith(f"arn:aws:ec2:*:{CONSUMER}:security-group")
+        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == REGION
+        for resource in listed(statement["Resource"]):
+            assert resource.startswith(f"arn:aws:ec2:{REGION}:{CONSUMER}:security-group")
         if "ec2:CreateTags" in listed(statement["Action"]):
-            assert statement["Resource"] == f"arn:aws:ec2:*:{CONSUMER}:security-group-rule/*"
-            assert statement["Condition"] == {
-                "StringEquals": {"ec2:CreateAction": "AuthorizeSecurityGroupIngress"}
-            }
-    granted = actions(statements) & WRITE_ACTIONS
+            assert statement["Resource"] == f"arn:aws:ec2:{REGION}:{CONSUMER}:security-group-rule/*"
+            assert statement["Condition"]["StringEquals"]["ec2:CreateAction"] == (
+                "AuthorizeSecurityGroupIngress"
+            )
+    granted = actions(write_statements)
     assert granted == (WRITE_ACTIONS if writes == "true" else set())
+
+
+def test_the_stacksets_command_in_the_docs_passes_every_required_parameter_and_the_stack() -> None:
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    command = docs[docs.index("aws cloudformation create-stack-set") :].split("```")[0]
+    passed = set(re.findall(r"ParameterKey=(\w+),", command))
+    stack = re.search(r"^ACCEPTOR_STACK=([\w-]+)", docs, flags=re.MULTILINE)
+    parameters = template()["Parameters"]
+
+    assert passed <= set(parameters), "every key is a parameter of consumer-role.yaml"
+    assert {name for name, spec in parameters.items() if "Default" not in spec} <= passed
+    assert "AcceptorStackName" in passed
+    assert stack is not None
+    assert stack.group(1) in STACKS

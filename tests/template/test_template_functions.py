@@ -110,6 +110,21 @@ def test_powertools_metrics_land_where_the_dashboard_and_alarms_look(
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_is_built_by_the_makefile_that_ships_bytecode_for_its_architecture(
+    template: dict[str, Any], function: str
+) -> None:
+    metadata = template["Resources"][function]["Metadata"]
+    makefile = (ROOT / "functions" / "Makefile").read_text()
+
+    assert metadata["BuildMethod"] == "makefile"
+    assert function in makefile.split("FUNCTIONS :=", 1)[1].splitlines()[0].split()
+    assert "--invalidation-mode unchecked-hash" in makefile
+    assert metadata["BuildArchitecture"] == "arm64"
+    assert function_property(template, function, "Architectures") == ["arm64"]
+    assert "PLATFORM ?= manylinux2014_aarch64" in makefile
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_function_reads_the_policy_from_the_bundled_layer(
     template: dict[str, Any], function: str
 ) -> None:
@@ -238,11 +253,13 @@ def test_notify_knows_the_roles_that_accept_and_reject_for_the_acceptor(
 def test_decide_reads_the_queue_in_batches_and_reports_partial_failures(
     template: dict[str, Any],
 ) -> None:
-    (event,) = template["Resources"]["DecideFunction"]["Properties"]["Events"].values()
-    source = event["Properties"]
+    assert "Events" not in template["Resources"]["DecideFunction"]["Properties"]
+    mapping = template["Resources"]["DecideFunctionRequested"]
+    source = mapping["Properties"]
 
-    assert event["Type"] == "SQS"
-    assert _ref_target(source["Queue"]) == "DecideQueue"
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    assert _ref_target(source["EventSourceArn"]) == "DecideQueue"
+    assert source["FunctionName"] == {"Ref": "DecideFunction"}
     # A sweep decided in one or two batches (accept/reject calls grow with services); the
     # window gathers it, and stays short enough that a single request waits half a minute.
     assert source["BatchSize"] >= 1000

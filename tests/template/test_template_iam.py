@@ -1,53 +1,46 @@
-"""Least privilege in template.yaml, and the per-service slots that scope it."""
+"""Least privilege in template.yaml: writes on endpoint services only where they are tagged for
+the acceptor, and no per-service resource."""
 
 from __future__ import annotations
 
-import re
-from fnmatch import fnmatchcase
+import copy
+import json
+from pathlib import Path
 from typing import Any
 
+import cfnlint
 import pytest
-from sam_template import actions, functions, load, resources, stack_resolver, statements
+from sam_template import (
+    TEMPLATE,
+    actions,
+    functions,
+    load,
+    resources,
+    statements,
+)
 
-from acceptor_tools.replay.intrinsics import Resolver
+from helpers.aws import is_mutating_ec2
 
 pytestmark = pytest.mark.disable_socket
 
-SLOTS = 20
-# EC2 writes: accepting/rejecting connections, security-group changes, creating, deleting,
-# modifying anything. None of them may be granted on "*".
-MUTATING_EC2 = (
-    "ec2:Accept*",
-    "ec2:Reject*",
-    "ec2:Create*",
-    "ec2:Delete*",
-    "ec2:Modify*",
-    "ec2:Authorize*",
-    "ec2:Revoke*",
-    "ec2:*SecurityGroup*",
-)
 DECIDE_ACTIONS = {"ec2:AcceptVpcEndpointConnections", "ec2:RejectVpcEndpointConnections"}
-SERVICE_ARN = re.compile(
-    r"^arn:\$\{AWS::Partition\}:ec2:\$\{AWS::Region\}:\$\{AWS::AccountId\}"
-    r":vpc-endpoint-service/\$\{Id\}$"
-)
-
-
-def _service_ids(count: int) -> list[str]:
-    return [f"vpce-svc-{index:017x}" for index in range(1, count + 1)]
+NOTIFICATION_WRITES = {
+    "ec2:CreateVpcEndpointConnectionNotification",
+    "ec2:ModifyVpcEndpointConnectionNotification",
+    "ec2:DeleteVpcEndpointConnectionNotifications",
+}
+ANY_SERVICE = {
+    "Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc-endpoint-service/*"
+}
+TAG_KEY = "aws:ResourceTag/privatelink-acceptor:managed"
+TAGGED = {"StringEquals": {TAG_KEY: "true"}}
+STILL_CARRYING_THE_TAG = {"Null": {TAG_KEY: "false"}}
+POLICY_DATA = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     return load()
-
-
-def _is_mutating_ec2(action: str) -> bool:
-    if action in {"*", "ec2:*"}:
-        return True
-    if action.startswith("ec2:Describe") or action.startswith("ec2:Get"):
-        return False
-    return any(fnmatchcase(action, pattern) for pattern in MUTATING_EC2)
 
 
 def _on_everything(statement: dict[str, Any]) -> bool:
@@ -62,7 +55,7 @@ def test_no_function_may_change_ec2_on_every_resource(template: dict[str, Any]) 
         for statement in statements(template, function)
         if _on_everything(statement)
         for action in actions(statement)
-        if _is_mutating_ec2(action)
+        if is_mutating_ec2(action)
     ]
 
     assert granted == []
@@ -91,17 +84,97 @@ def test_only_decide_may_accept_or_reject(template: dict[str, Any]) -> None:
     assert deciders == {"DecideFunction"}
 
 
-def test_accept_and_reject_are_scoped_to_endpoint_service_arns(template: dict[str, Any]) -> None:
-    (grant,) = [
-        s for s in statements(template, "DecideFunction") if DECIDE_ACTIONS & set(actions(s))
+def _grants(template: dict[str, Any], wanted: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (function, statement)
+        for function in functions(template)
+        for statement in statements(template, function)
+        if wanted & set(actions(statement))
     ]
 
+
+def test_accept_and_reject_are_granted_only_on_services_tagged_managed(
+    template: dict[str, Any],
+) -> None:
+    ((function, grant),) = _grants(template, DECIDE_ACTIONS)
+
+    assert function == "DecideFunction"
     assert set(actions(grant)) == DECIDE_ACTIONS
-    for item in grant["Resource"]:
-        _slot, arn, no_value = item["Fn::If"]
-        template_string, _ = arn["Fn::Sub"]
-        assert SERVICE_ARN.match(template_string), template_string
-        assert no_value == {"Ref": "AWS::NoValue"}
+    assert grant["Resource"] == ANY_SERVICE
+    assert grant["Condition"] == TAGGED
+
+
+def test_notification_writes_are_reconciles_and_scoped_by_the_managed_tag(
+    template: dict[str, Any],
+) -> None:
+    grants = _grants(template, NOTIFICATION_WRITES)
+
+    assert {function for function, _ in grants} == {"ReconcileFunction"}
+    assert {a for _, g in grants for a in actions(g)} == NOTIFICATION_WRITES
+    for _, grant in grants:
+        assert grant["Resource"] == ANY_SERVICE
+        # Create and modify only on tagged services; delete also once the tag says "false",
+        # so that a service leaving the set loses the acceptor's notification.
+        expected = (
+            STILL_CARRYING_THE_TAG
+            if actions(grant) == ["ec2:DeleteVpcEndpointConnectionNotifications"]
+            else TAGGED
+        )
+        assert grant["Condition"] == expected
+
+
+def test_nothing_mutating_on_every_endpoint_service_without_a_condition(
+    template: dict[str, Any],
+) -> None:
+    loose = [
+        (function, action)
+        for function in functions(template)
+        for statement in statements(template, function)
+        if "Condition" not in statement
+        and any("vpc-endpoint-service/*" in str(r) for r in _listed(statement["Resource"]))
+        for action in actions(statement)
+        if is_mutating_ec2(action)
+    ]
+
+    assert loose == []
+
+
+def _listed(resource: Any) -> list[Any]:
+    return resource if isinstance(resource, list) else [resource]
+
+
+def test_actions_resource_types_and_condition_keys_exist_in_cfn_lint_policy_data(
+    template: dict[str, Any],
+) -> None:
+    """The grants conditioned on the managed tag name real actions, acting on the resource type
+    vpc-endpoint-service, which has the condition key aws:ResourceTag/${TagKey}."""
+    ec2 = json.loads(POLICY_DATA.read_text(encoding="utf-8"))["ec2"]
+    service_type = ec2["Resources"]["vpc-endpoint-service"]
+    conditioned = [
+        action.removeprefix("ec2:").lower()
+        for _, grant in _grants(template, DECIDE_ACTIONS | NOTIFICATION_WRITES)
+        for action in actions(grant)
+    ]
+
+    assert len(conditioned) == 5
+    for action in conditioned:
+        assert "vpc-endpoint-service" in ec2["Actions"][action]["Resources"], action
+    assert "aws:ResourceTag/${TagKey}" in service_type["ConditionKeys"]
+    assert service_type["ARNFormats"] == [
+        "arn:${Partition}:ec2:${Region}:${Account}:vpc-endpoint-service/.*"
+    ]
+
+
+def test_the_template_holds_no_per_service_resource(template: dict[str, Any]) -> None:
+    for kind in (
+        "AWS::EC2::VPCEndpointConnectionNotification",
+        "AWS::CloudFormation::WaitCondition",
+        "AWS::CloudFormation::WaitConditionHandle",
+        "AWS::IAM::ManagedPolicy",
+    ):
+        assert resources(template, kind) == {}, kind
+    assert not [name for name in template.get("Conditions", {}) if "Service" in name]
+    assert "ManagedServiceIds" not in json.dumps(template["Resources"])
 
 
 def test_put_events_is_granted_on_the_bus_only(template: dict[str, Any]) -> None:
@@ -123,57 +196,6 @@ def test_assume_role_is_granted_only_when_a_role_is_configured(template: dict[st
                 if "Fn::If" in item:
                     continue
                 assert "sts:AssumeRole" not in actions(item), f"{function}: {item}"
-
-
-def _granted_resources(stack: Resolver, template: dict[str, Any], action: str) -> list[str]:
-    managed = template["Resources"]["DecideServicesPolicy"]["Properties"]["PolicyDocument"]
-    return [
-        resource
-        for statement in stack.resolve(managed)["Statement"]
-        if action in actions(statement)
-        for resource in statement["Resource"]
-    ]
-
-
-def _notified_services(stack: Resolver, template: dict[str, Any]) -> list[str]:
-    return [
-        stack.resolve(body["Properties"]["ServiceId"])
-        for name, body in resources(template, "AWS::EC2::VPCEndpointConnectionNotification").items()
-        if stack.exists(name)
-    ]
-
-
-@pytest.mark.parametrize("count", [1, 3, SLOTS])
-def test_each_managed_service_gets_one_notification_and_its_own_grant(
-    template: dict[str, Any], count: int
-) -> None:
-    services = _service_ids(count)
-    stack = stack_resolver(template, {"ManagedServiceIds": ",".join(services)})
-
-    assert _notified_services(stack, template) == services
-    assert _granted_resources(stack, template, "ec2:AcceptVpcEndpointConnections") == [
-        f"arn:aws:ec2:eu-west-1:123456789012:vpc-endpoint-service/{service}" for service in services
-    ]
-    assert not stack.condition("MoreThanTwentyServices")
-
-
-def test_more_services_than_slots_fails_the_deploy(template: dict[str, Any]) -> None:
-    stack = stack_resolver(template, {"ManagedServiceIds": ",".join(_service_ids(SLOTS + 1))})
-
-    assert stack.condition("MoreThanTwentyServices")
-    assert stack.exists("ManagedServiceIdsHoldsMoreThanTwentyServicesFailsTheDeploy")
-    wait = template["Resources"]["ManagedServiceIdsHoldsMoreThanTwentyServicesFailsTheDeploy"]
-    assert wait["Type"] == "AWS::CloudFormation::WaitCondition"
-
-
-def test_notifications_cover_every_connection_event(template: dict[str, Any]) -> None:
-    notifications = resources(template, "AWS::EC2::VPCEndpointConnectionNotification").values()
-
-    assert len(notifications) == SLOTS
-    for notification in notifications:
-        properties = notification["Properties"]
-        assert sorted(properties["ConnectionEvents"]) == ["Accept", "Connect", "Delete", "Reject"]
-        assert properties["ConnectionNotificationArn"] == {"Ref": "ConnectionNotificationTopic"}
 
 
 def test_only_privatelink_of_this_account_may_publish_connection_notifications(
@@ -276,3 +298,48 @@ def test_kms_is_granted_only_through_the_services_that_need_it(template: dict[st
     assert kms
     for statement in kms:
         assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def _transformed() -> dict[str, Any]:
+    """template.yaml after the SAM transform: the roles SAM generates, with what it attaches."""
+    # The replay's own steps (read, placeholders for CodeUri, samtranslator), as sam deploy.
+    from acceptor_tools.replay import template as replay_template
+
+    raw = replay_template._read_template(TEMPLATE)
+    parameters = replay_template.parameter_values(
+        raw, {"ManagedServiceIds": ["vpce-svc-0123456789abcdef0"]}
+    )
+    sam = copy.deepcopy(raw)
+    replay_template._take_code_dirs(sam, TEMPLATE.parent)
+    return replay_template._transform(sam, parameters, "us-east-1")
+
+
+def test_no_function_role_gets_an_aws_managed_policy_on_every_queue() -> None:
+    roles = resources(_transformed(), "AWS::IAM::Role")
+
+    attached = {
+        (logical_id, str(arn))
+        for logical_id, role in roles.items()
+        for arn in role["Properties"].get("ManagedPolicyArns", [])
+        if "SQS" in str(arn) or "Poller" in str(arn)
+    }
+    assert attached == set()
+
+
+def test_decide_may_read_and_delete_messages_of_its_own_queue_only(
+    template: dict[str, Any],
+) -> None:
+    sqs = [
+        statement
+        for statement in statements(template, "DecideFunction")
+        if any(action.startswith("sqs:") for action in actions(statement))
+    ]
+
+    (statement,) = sqs
+    assert statement["Resource"] == {"Fn::GetAtt": ["DecideQueue", "Arn"]}
+    assert set(actions(statement)) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -32,13 +33,17 @@ def test_dry_run_defaults_to_true_so_a_first_deploy_never_acts(template: dict[st
     assert sorted(dry_run["AllowedValues"]) == ["false", "true"]
 
 
-def test_managed_service_ids_has_no_default_so_the_provider_must_name_them(
+def test_managed_service_ids_is_an_optional_filter_whose_pattern_admits_empty_and_ids(
     template: dict[str, Any],
 ) -> None:
     services = template["Parameters"]["ManagedServiceIds"]
+    pattern = re.compile(services["AllowedPattern"])
 
     assert services["Type"] == "CommaDelimitedList"
-    assert "Default" not in services
+    assert services["Default"] == ""
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("vpce-svc-0123456789abcdef0")
+    assert not pattern.fullmatch("svc-0123456789abcdef0")
 
 
 @pytest.mark.parametrize("name", OPTIONAL)
@@ -115,3 +120,12 @@ def test_the_starter_policy_holds_everything_so_nothing_changes_until_a_rule_is_
     assert starter.hold.expires_after is None, "an expiring hold would reject pending requests"
     assert starter.revoke is False
     assert [rule.name for rule in starter.rules if rule.decision != "hold"] == []
+
+
+def test_every_parameter_of_the_template_is_in_the_readme_parameter_table(
+    template: dict[str, Any],
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(\w+)` \|", readme, flags=re.MULTILINE))
+
+    assert set(template["Parameters"]) <= documented

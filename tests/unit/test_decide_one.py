@@ -66,7 +66,7 @@ def decide(
     chosen: PolicySet,
     notice: RevocationNotice | None = None,
     *,
-    managed: frozenset[str] = frozenset(),
+    managed: frozenset[str] | None = None,
     connections: int | NotCounted | None = NOT_COUNTED,
 ) -> Decision:
     records = NO_RECORDS if notice is None else Records(notice=notice)
@@ -114,7 +114,13 @@ def test_screen_leaves_a_service_the_stack_does_not_manage() -> None:
     )
 
     assert verdict.decision == "ignore"
-    assert "MANAGED_SERVICE_IDS" in verdict.reason
+    assert "privatelink-acceptor:managed=true" in verdict.reason
+
+
+def test_screen_with_no_managed_service_leaves_every_request() -> None:
+    verdict = decide(request(), connection(), policy({"services": ["*"]}), managed=frozenset())
+
+    assert verdict.decision == "ignore"
 
 
 def test_screen_revocation_check_of_a_pending_connection_is_left_alone() -> None:

@@ -1,5 +1,5 @@
-"""The interim demo: it plays every example fact set against the shipped policies and prints
-the evaluator's real decisions."""
+"""The policy demo (`make demo-policy`): it plays every example fact set against the shipped
+policies and prints the evaluator's real decisions."""
 
 from __future__ import annotations
 

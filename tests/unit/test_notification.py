@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from acceptor.notification import UnparseableNotification, parse_notification
+from acceptor.notification import (
+    MAX_JSON_DEPTH,
+    MAX_MESSAGE_CHARS,
+    MAX_NUMBER_DIGITS,
+    UnparseableNotification,
+    parse_notification,
+)
 
 pytestmark = pytest.mark.disable_socket
 
@@ -177,10 +183,56 @@ def test_connection_word_alone_is_not_a_connect_event() -> None:
     assert parse_notification(message).event_type == "Accept"
 
 
-def test_deeply_nested_message_stops_at_the_depth_limit() -> None:
+def test_nesting_below_the_json_bound_but_past_the_walk_still_finds_the_id_in_the_text() -> None:
     node: object = {"endpointId": ENDPOINT}
-    for _ in range(50):
+    for _ in range(MAX_JSON_DEPTH - 1):
         node = {"wrap": node}
 
-    # Beyond the depth limit keys are not read, but the ID is still found in the text.
+    # Beyond the walk's depth keys are not read, but the ID is still found in the text.
     assert parse_notification(json.dumps(node)).endpoint_id == ENDPOINT
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH, 998, 999, 5000])
+def test_nesting_beyond_the_json_bound_is_unparseable_not_a_recursion_error(levels: int) -> None:
+    node = '{"endpointId": "' + ENDPOINT + '"}'
+    message = '{"wrap": ' * levels + node + "}" * levels
+
+    with pytest.raises(UnparseableNotification, match="levels deep"):
+        parse_notification(message)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    message = json.dumps({"endpointId": ENDPOINT, "note": "[[[{{{" * 100 + '\\" [['})
+
+    assert parse_notification(message).endpoint_id == ENDPOINT
+
+
+def test_deep_json_held_in_a_string_is_not_decoded_and_the_rest_is_read() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    message = json.dumps({"endpointId": ENDPOINT, "detail": deep, "big": "9" * 5000})
+
+    assert parse_notification(message).endpoint_id == ENDPOINT
+
+
+@pytest.mark.parametrize("digits", [MAX_NUMBER_DIGITS + 1, 4301, 10_000])
+def test_an_integer_of_too_many_digits_is_unparseable_not_a_value_error(digits: int) -> None:
+    message = '{"endpointId": "' + ENDPOINT + '", "n": -' + "9" * digits + "}"
+
+    with pytest.raises(UnparseableNotification, match="digits"):
+        parse_notification(message)
+
+
+def test_an_account_id_written_as_a_number_is_within_the_bound() -> None:
+    message = '{"endpointId": "' + ENDPOINT + '", "awsAccountId": 111122223333}'
+
+    assert parse_notification(message).endpoint_id == ENDPOINT
+
+
+def test_a_message_over_the_sns_size_limit_is_unparseable() -> None:
+    with pytest.raises(UnparseableNotification, match="characters"):
+        parse_notification(ENDPOINT + " " * MAX_MESSAGE_CHARS)
+
+
+def test_a_subject_over_the_sns_limit_is_unparseable() -> None:
+    with pytest.raises(UnparseableNotification, match="subject"):
+        parse_notification(ENDPOINT, "Connect" * 20)

@@ -1,7 +1,7 @@
 """`acceptor`: the command line of the local tooling.
 
 Exit codes: 0 success, 1 the input was judged and found wrong (invalid policy, decisions that
-differ...), 2 usage errors (argparse's own convention).
+differ...), 2 usage errors (argparse's own convention), 130 interrupted (Ctrl-C).
 Each command lives in its own module, imported only when it runs, so `acceptor policy check`
 does not pay for moto.
 """
@@ -10,8 +10,39 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+DISTRIBUTION = "privatelink-acceptor"
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (`| head`) stopped reading
+
+# Each command's help ends with an example and the document that explains it.
+EXAMPLES: dict[str, str] = {
+    "policy": "examples:\n  acceptor policy check policies/\n  acceptor policy test policies/\n"
+    "  acceptor policy diff policies/ new-policies/\n\nreference: docs/policy.md",
+    "local-aws": "example:\n  acceptor local-aws serve --world events/world.yaml\n\n"
+    "reference: docs/local-aws.md",
+    "check": "example:\n  acceptor policy check policies/\n\nreference: docs/policy.md",
+    "explain": "example:\n  acceptor policy explain --policy policies/examples \\\n"
+    "    --facts policies/examples/facts/allowed-account.json\n\n"
+    "facts file format: docs/policy.md, 'The facts file'",
+    "test": "example:\n  acceptor policy test policies/\n\n"
+    "reference: docs/policy.md, 'Testing your policy'",
+    "schema": "example:\n  acceptor policy schema > policy.schema.json\n\n"
+    "reference: docs/policy.md",
+    "diff": "example:\n  acceptor policy diff policies/ new-policies/\n\n"
+    "reference: docs/replay.md, 'Trying a policy change'",
+    "serve": "example:\n  acceptor local-aws serve --world events/world.yaml "
+    "--aws-config /tmp/local-aws.config\n\nreference: docs/local-aws.md",
+    "replay": "examples:\n  acceptor replay --policy policies/\n"
+    "  acceptor replay events/ingest-sns-connect.json --policy policies/\n"
+    "  acceptor replay --world my-world.yaml --policy my-policies/\n\n"
+    "reference: docs/replay.md",
+}
 
 # command path -> "module:function"; the function takes the parsed arguments, returns the exit code.
 COMMANDS: dict[tuple[str, ...], str] = {
@@ -32,14 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acceptor",
         description="PrivateLink Acceptor: policy tools, local AWS and replay.",
+        epilog="examples:\n  acceptor policy check policies/\n"
+        "  acceptor replay --policy policies/\n\nREADME.md and docs/ explain every command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
-    policy = groups.add_parser("policy", help="check, explain, test and describe policy files")
-    policy_commands = policy.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    policy = _command(groups, "policy", "check, explain, test and describe policy files")
+    policy_commands = policy.add_subparsers(dest="command", metavar="SUBCOMMAND")
 
-    check = policy_commands.add_parser(
-        "check", help="validate policy files; prints path:line: message for every problem"
+    check = _command(
+        policy_commands,
+        "check",
+        "validate policy files; prints path:line: message for every problem",
     )
     check.add_argument(
         "paths",
@@ -49,9 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy files or folders (a folder means its *.yaml, *.yml, *.json, not subfolders;"
         " default: policies)",
     )
+    managed = check.add_mutually_exclusive_group()
+    managed.add_argument(
+        "--managed",
+        metavar="SERVICES",
+        help="the managed services (comma-separated vpce-svc IDs; '' for none): also warn about"
+        " files that name other services or govern none of these",
+    )
+    managed.add_argument(
+        "--world",
+        metavar="FILE",
+        help="take the managed services from a world file of the local AWS (its services tagged"
+        " privatelink-acceptor:managed=true)",
+    )
 
-    explain = policy_commands.add_parser(
-        "explain", help="show the decision a policy makes for a set of facts, and why"
+    explain = _command(
+        policy_commands, "explain", "show the decision a policy makes for a set of facts, and why"
     )
     explain.add_argument(
         "--policy",
@@ -71,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print JSON (for FILE.jsonl: one decision record per line, as Decide writes it)",
     )
 
-    test = policy_commands.add_parser(
+    test = _command(
+        policy_commands,
         "test",
-        help="run a policy's tests (PATH/tests/*.yaml); prints path:line for every failure",
+        "run a policy's tests (PATH/tests/*.yaml); prints path:line for every failure",
     )
     test.add_argument(
         "path",
@@ -84,14 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         "test file (default: policies)",
     )
 
-    schema = policy_commands.add_parser("schema", help="print the JSON Schema of policy files")
+    schema = _command(policy_commands, "schema", "print the JSON Schema of policy files")
     schema.add_argument(
         "--tests", action="store_true", help="the JSON Schema of policy test files instead"
     )
 
-    diff = policy_commands.add_parser(
+    diff = _command(
+        policy_commands,
         "diff",
-        help="replay the same events against two policies and list the decisions that change",
+        "replay the same events against two policies and list the decisions that change",
     )
     diff.add_argument("old", metavar="OLD", help="policy file or folder before the change")
     diff.add_argument("new", metavar="NEW", help="policy file or folder after the change")
@@ -104,12 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _replay_options(diff)
 
-    local_aws = groups.add_parser("local-aws", help="the local AWS (moto + PrivateLink extension)")
-    local_aws_commands = local_aws.add_subparsers(
-        dest="command", required=True, metavar="SUBCOMMAND"
-    )
-    serve = local_aws_commands.add_parser(
-        "serve", help="run the local AWS as a server, seeded with a world file"
+    local_aws = _command(groups, "local-aws", "the local AWS (moto + PrivateLink extension)")
+    local_aws_commands = local_aws.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    serve = _command(
+        local_aws_commands, "serve", "run the local AWS as a server, seeded with a world file"
     )
     serve.add_argument(
         "--port", type=int, default=5000, help="port on 127.0.0.1 (default 5000; 0: any free port)"
@@ -126,9 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an AWS CLI config file with a profile per world account to FILE",
     )
 
-    replay = groups.add_parser(
-        "replay",
-        help="run events through template.yaml's wiring and functions on the local AWS",
+    replay = _command(
+        groups, "replay", "run events through template.yaml's wiring and functions on the local AWS"
     )
     replay.add_argument(
         "events",
@@ -225,17 +274,64 @@ def _replay_options(parser: argparse.ArgumentParser) -> None:
         help="stop waiting for the application to become quiet after this long (default 60)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show every function call and its result on stderr (the plumbing)",
+    )
     parser.add_argument("--json", action="store_true", help="JSON lines (docs/replay.md)")
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[:1].upper() + summary[1:] + ".",
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    group = getattr(args, "group", None)
     command = getattr(args, "command", None)
-    target = COMMANDS[(args.group, command) if command else (args.group,)]
+    if group is None:  # bare `acceptor`: what it can do
+        parser.print_help()
+        return 0
+    target = COMMANDS.get((group, command) if command else (group,))
+    if target is None:  # `acceptor policy` without its subcommand: that group's help
+        _subcommands(parser).choices[group].print_help()
+        return 0
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
-    result: int = function(args)
+    try:
+        result: int = function(args)
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"acceptor {' '.join(filter(None, (group, command)))}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader is gone: say nothing more on stdout, and keep Python's exit-time flush
+        # from raising again (the pattern of the Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
     return result
 
 

@@ -1,6 +1,5 @@
-"""`python -m acceptor_tools.demo` (`make demo`): the policy engine deciding realistic requests.
-
-An interim demo until the replay against the local AWS exists: each fact set in
+"""`python -m acceptor_tools.demo` (`make demo-policy`): the policy engine alone, deciding
+realistic requests (`make demo` shows the whole application on the local AWS). Each fact set in
 `policies/examples/facts/` is decided by the shipped policies it names in `SCENARIOS`, with the
 same code as `acceptor policy explain` (`decide_one`, the function Decide runs). Each scenario
 also says which decision it is there to show; a different decision is reported and makes the
@@ -152,7 +151,10 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
     if root is None:
         root = _CHECKOUT if (_CHECKOUT / FACTS_FOLDER).is_dir() else Path.cwd()
     print("PrivateLink Acceptor: the policy engine deciding example requests")
-    print("(interim demo: `acceptor policy explain` on the shipped examples)\n")
+    print(
+        "(`acceptor policy explain` on the shipped examples; `make demo` shows the whole"
+        " application)\n"
+    )
     surprises = 0
     for number, scenario in enumerate(SCENARIOS, start=1):
         try:

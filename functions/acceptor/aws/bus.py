@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import translate
+from acceptor.aws.errors import kind_of, translate
 from acceptor.contract import BusEvent
 
 if TYPE_CHECKING:
@@ -23,9 +23,6 @@ MAX_ENTRIES = 10  # PutEvents' limits: entries per call, and bytes per call
 MAX_BYTES = 256 * 1024
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
-RETRYABLE_ENTRY_CODES = frozenset(
-    {"ThrottlingException", "InternalFailure", "InternalException", "ServiceUnavailable"}
-)
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ class Bus:
                 if not code:
                     continue
                 failure = FailedEntry(position, code, result.get("ErrorMessage", ""))
-                if code in RETRYABLE_ENTRY_CODES and attempt < MAX_ATTEMPTS:
+                if kind_of(code).retryable and attempt < MAX_ATTEMPTS:
                     retry.append(position)
                 else:
                     final.append(failure)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,13 +28,14 @@ if TYPE_CHECKING:
 
 RETRY_CONFIG = Config(retries={"mode": "standard"})
 
-# Assumed-role sessions last an hour and are reused across invocations of one execution
-# environment while at least REUSE_MARGIN of it is left: building a client costs more than
-# the calls a consumer account needs.
+# Assumed-role credentials last an hour and are reused across invocations of one execution
+# environment while at least REUSE_MARGIN of it is left. Only the credentials are kept (a few
+# hundred bytes each, at most MAX_ROLE_CREDENTIALS roles, least recently used dropped first),
+# never the clients built from them: a boto3 client costs about a megabyte, and a sweep reaches
+# thousands of consumer accounts (docs/architecture.md, "Memory").
 ROLE_SESSION_SECONDS = 3600
 REUSE_MARGIN = timedelta(minutes=10)
-
-PARTITIONS: tuple[tuple[str, str], ...] = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"))
+MAX_ROLE_CREDENTIALS = 2000
 
 
 @functools.cache
@@ -49,11 +52,11 @@ def new_session(**arguments: Any) -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core, **arguments)
 
 
+@functools.cache
 def partition_of(region: str) -> str:
-    for prefix, partition in PARTITIONS:
-        if region.startswith(prefix):
-            return partition
-    return "aws"
+    """The partition of `region` (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, ...), from botocore's
+    endpoint data. A region no partition claims raises botocore's `UnknownRegionError`."""
+    return new_session().get_partition_for_region(region)
 
 
 class AwsClients:
@@ -65,7 +68,7 @@ class AwsClients:
         self._session = session
         self._config = config
         self._clients: dict[tuple[str, str | None], Any] = {}
-        self._assumed: dict[tuple[str, str | None], tuple[datetime, AwsClients]] = {}
+        self._credentials: OrderedDict[tuple[str, str | None], _Credentials] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -116,6 +119,14 @@ class AwsClients:
     def organizations(self) -> OrganizationsClient:
         return cast("OrganizationsClient", self.client("organizations"))
 
+    def close(self) -> None:
+        """Close the HTTP connections of every client built so far (they reconnect if used
+        again). A lookup through an assumed role ends with this, and then drops the clients."""
+        with self._lock:
+            built = list(self._clients.values())
+        for client in built:
+            client.close()
+
     def assume_role(
         self,
         role_arn: str,
@@ -124,16 +135,33 @@ class AwsClients:
         external_id: str | None = None,
         now: datetime | None = None,
     ) -> AwsClients:
-        """Clients acting as `role_arn`, reused while their credentials have time left.
+        """New clients acting as `role_arn`, from credentials reused while they have time left.
 
-        Raises botocore's ClientError; callers translate it.
+        The caller uses them for one lookup, then closes and drops them: nothing here keeps
+        them. Raises botocore's ClientError; callers translate it.
         """
         key = (role_arn, external_id)
         moment = now or datetime.now(UTC)
         with self._lock:
-            cached = self._assumed.get(key)
-        if cached is not None and cached[0] - moment > REUSE_MARGIN:
-            return cached[1]
+            cached = self._credentials.get(key)
+            if cached is not None:
+                self._credentials.move_to_end(key)
+        if cached is None or cached.expiration - moment <= REUSE_MARGIN:
+            cached = self._assume(role_arn, session_name, external_id)
+            with self._lock:
+                self._credentials[key] = cached
+                self._credentials.move_to_end(key)
+                while len(self._credentials) > MAX_ROLE_CREDENTIALS:
+                    self._credentials.popitem(last=False)
+        session = new_session(
+            aws_access_key_id=cached.access_key_id,
+            aws_secret_access_key=cached.secret_access_key,
+            aws_session_token=cached.session_token,
+            region_name=self.region,
+        )
+        return AwsClients(session, config=self._config)
+
+    def _assume(self, role_arn: str, session_name: str, external_id: str | None) -> _Credentials:
         request: dict[str, Any] = {
             "RoleArn": role_arn,
             "RoleSessionName": session_name,
@@ -142,19 +170,23 @@ class AwsClients:
         if external_id:
             request["ExternalId"] = external_id
         credentials = self.sts().assume_role(**request)["Credentials"]
-        session = new_session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=self.region,
-        )
-        assumed = AwsClients(session, config=self._config)
         expiration = credentials["Expiration"]
         if expiration.tzinfo is None:
             expiration = expiration.replace(tzinfo=UTC)
-        with self._lock:
-            self._assumed[key] = (expiration, assumed)
-        return assumed
+        return _Credentials(
+            access_key_id=credentials["AccessKeyId"],
+            secret_access_key=credentials["SecretAccessKey"],
+            session_token=credentials["SessionToken"],
+            expiration=expiration,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
 
 
 _default: AwsClients | None = None

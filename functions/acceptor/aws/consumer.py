@@ -2,13 +2,20 @@
 
 The provider never sees the consumer VPC or the endpoint's tags; with the optional read role
 deployed in the consumer account we read them with DescribeVpcEndpoints and DescribeVpcs. A role
-that is not configured, missing or denied leaves those facts unknown, with the reason. Sessions
-and facts are cached per account for the life of one `ConsumerReader` (one invocation).
+that is not configured, missing or denied leaves those facts unknown, with the reason.
+
+A `ConsumerReader` keeps facts, not clients (docs/architecture.md, "Memory"): each lookup builds
+the account's EC2 client from cached credentials, makes its calls, closes it and drops it. What
+it learnt (the endpoints' facts, or why the role is unavailable) stays in a `FactsCache`, bounded
+in size and age, for the life of the reader (one invocation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +30,10 @@ if TYPE_CHECKING:
 SESSION_NAME = "privatelink-acceptor"
 IDS_PER_CALL = 200
 ASSOCIATED = "associated"
+# Facts are re-read after FACTS_TTL_SECONDS even within one long invocation, and at most
+# MAX_FACTS of them are kept (least recently used dropped first): about 1 KB each.
+FACTS_TTL_SECONDS = 60.0
+MAX_FACTS = 20_000
 
 
 class ConsumerRoleUnavailable(Exception):
@@ -59,6 +70,50 @@ def vpc_cidrs(vpc: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*ipv4, *ipv6]))
 
 
+class FactsCache:
+    """Values by key, each kept `ttl_seconds` at most, `max_entries` at most in all (least
+    recently used dropped first). Thread-safe: Decide looks accounts up in parallel."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = FACTS_TTL_SECONDS,
+        max_entries: int = MAX_FACTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Any | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if found[0] <= self._clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[str, str], value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (self._clock() + self._ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+# Key of an account's unavailable role in the cache (endpoint IDs never start with "role:").
+_ROLE = "role:"
+
+
 class ConsumerReader:
     def __init__(
         self,
@@ -67,42 +122,54 @@ class ConsumerReader:
         external_id: str | None,
         *,
         session_name: str = SESSION_NAME,
+        cache: FactsCache | None = None,
     ) -> None:
         self._clients = clients
         self._role_name = role_name
         self._external_id = external_id
         self._session_name = session_name
-        self._sessions: dict[str, AwsClients | ConsumerRoleUnavailable] = {}
-        self._facts: dict[tuple[str, str], ConsumerFacts] = {}
+        self._cache = cache if cache is not None else FactsCache()
 
     @property
     def configured(self) -> bool:
         return bool(self._role_name)
 
     def session(self, account: str) -> AwsClients:
-        """Clients acting as the consumer role in `account` (assumed once per account).
+        """New clients acting as the consumer role in `account`, for one lookup: the caller
+        closes and drops them (only the credentials are cached, by `AwsClients`).
 
-        Raises `ConsumerRoleUnavailable` when the role is not configured or not assumable, and
-        the translated `AwsError` when STS is throttled or unavailable (worth a retry).
+        Raises `ConsumerRoleUnavailable` when the role is not configured or not assumable
+        (remembered for the account), and the translated `AwsError` when STS is throttled or
+        unavailable (worth a retry).
         """
-        cached = self._sessions.get(account)
-        if cached is None:
-            cached = self._sessions[account] = self._assume(account)
-        if isinstance(cached, ConsumerRoleUnavailable):
-            raise cached
-        return cached
+        unavailable = self._cache.get((account, _ROLE))
+        if isinstance(unavailable, ConsumerRoleUnavailable):
+            raise unavailable
+        assumed = self._assume(account)
+        if isinstance(assumed, ConsumerRoleUnavailable):
+            self._cache.put((account, _ROLE), assumed)
+            raise assumed
+        return assumed
 
     def facts(
         self, account: str, region: str, endpoint_ids: Sequence[str]
     ) -> dict[str, ConsumerFacts]:
         """Facts of these endpoints of one consumer account and region, in as few calls as AWS
         allows: one DescribeVpcEndpoints and one DescribeVpcs per 200 endpoints."""
-        missing = [e for e in dict.fromkeys(endpoint_ids) if (account, e) not in self._facts]
+        found: dict[str, ConsumerFacts] = {}
+        missing: list[str] = []
+        for endpoint_id in dict.fromkeys(endpoint_ids):
+            cached = self._cache.get((account, endpoint_id))
+            if isinstance(cached, ConsumerFacts):
+                found[endpoint_id] = cached
+            else:
+                missing.append(endpoint_id)
         if missing:
-            self._facts.update(
-                ((account, e), f) for e, f in self._read(account, region, missing).items()
-            )
-        return {e: self._facts[(account, e)] for e in endpoint_ids}
+            read = self._read(account, region, missing)
+            for endpoint_id, facts in read.items():
+                self._cache.put((account, endpoint_id), facts)
+            found.update(read)
+        return {e: found[e] for e in endpoint_ids}
 
     def _assume(self, account: str) -> AwsClients | ConsumerRoleUnavailable:
         if not self._role_name:
@@ -122,10 +189,11 @@ class ConsumerReader:
 
     def _read(self, account: str, region: str, endpoint_ids: list[str]) -> dict[str, ConsumerFacts]:
         try:
-            ec2 = self.session(account).ec2(region)
+            consumer = self.session(account)
         except ConsumerRoleUnavailable as unavailable:
             return {e: ConsumerFacts.unknown(unavailable.reason) for e in endpoint_ids}
         try:
+            ec2 = consumer.ec2(region)
             endpoints = _describe(ec2, "describe_vpc_endpoints", endpoint_ids)
             vpc_ids = sorted({e["VpcId"] for e in endpoints if e.get("VpcId")})
             vpcs = _describe(ec2, "describe_vpcs", vpc_ids) if vpc_ids else []
@@ -134,6 +202,8 @@ class ConsumerReader:
                 raise
             reason = f"the consumer role in {account} could not read it ({error.code})"
             return {e: ConsumerFacts.unknown(reason) for e in endpoint_ids}
+        finally:
+            consumer.close()
         by_endpoint = {e["VpcEndpointId"]: e for e in endpoints}
         by_vpc = {v["VpcId"]: v for v in vpcs}
         facts: dict[str, ConsumerFacts] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,10 @@ PAGE_SIZE = 1000  # DescribeVpcEndpointConnections' maximum MaxResults
 # IDs per `vpc-endpoint-id` filter: EC2 filters commonly take up to 200 values.
 FILTER_IDS = 200
 
+# How AWS refuses the `vpc-endpoint-id` filter of DescribeVpcEndpointConnections: the botocore
+# model lists it, yet other tools have met `InvalidFilter` (docs/events.md).
+FILTER_REFUSED = frozenset({"InvalidFilter", "InvalidParameterValue"})
+
 ACTIONS: dict[Act, str] = {
     "accept": "AcceptVpcEndpointConnections",
     "reject": "RejectVpcEndpointConnections",
@@ -29,21 +33,54 @@ class ProviderEc2:
     def __init__(self, client: EC2Client, region: str) -> None:
         self._client = client
         self.region = region
+        self.endpoint_filter_refused = False
 
     def connections(
         self, service_id: str | None, endpoint_ids: Sequence[str]
     ) -> dict[str, Connection]:
-        """Re-read connections by endpoint ID; one AWS no longer shows is absent from the result."""
+        """Re-read connections by endpoint ID; one AWS no longer shows is absent from the result.
+
+        `service_id` None reads the connections of every service this account owns."""
+        return self.find(endpoint_ids, None if service_id is None else [service_id])
+
+    def find(
+        self, endpoint_ids: Sequence[str], service_ids: Collection[str] | None
+    ) -> dict[str, Connection]:
+        """These endpoints' connections to any of `service_ids` (None: any service of this
+        account). Filters by `vpc-endpoint-id` while AWS takes it; once AWS refuses that filter
+        (`InvalidFilter`, `InvalidParameterValue`: docs/events.md, "Re-reading a
+        connection"), lists the services' connections by `service-id`, page by page, and
+        matches the endpoint IDs in code, for the rest of this adapter's life."""
         wanted = sorted(set(endpoint_ids))
+        services = sorted(set(service_ids)) if service_ids is not None else None
+        if not wanted or services == []:
+            return {}
+        # (the service-id filter of each call): every FILTER_IDS services, or none for all
+        by_service: list[list[tuple[str, list[str]]]] = (
+            [[("service-id", chunk)] for chunk in _chunks(services)] if services else [[]]
+        )
         found: dict[str, Connection] = {}
-        for start in range(0, len(wanted), FILTER_IDS):
-            filters: list[tuple[str, list[str]]] = [
-                ("vpc-endpoint-id", wanted[start : start + FILTER_IDS])
-            ]
-            if service_id is not None:
-                filters.append(("service-id", [service_id]))
-            found.update((c.endpoint_id, c) for c in self._describe(filters))
-        return found
+        if not self.endpoint_filter_refused:
+            try:
+                for service_filter in by_service:
+                    for chunk in _chunks(wanted):
+                        filters = [("vpc-endpoint-id", chunk), *service_filter]
+                        found.update((c.endpoint_id, c) for c in self._read(filters))
+                return found
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in FILTER_REFUSED:
+                    raise translate(err, "DescribeVpcEndpointConnections") from err
+                self.endpoint_filter_refused = True
+        chosen = set(wanted)
+        try:
+            return {
+                c.endpoint_id: c
+                for service_filter in by_service
+                for c in self._read(service_filter)
+                if c.endpoint_id in chosen
+            }
+        except ClientError as err:
+            raise translate(err, "DescribeVpcEndpointConnections") from err
 
     def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:
         return self._describe([("service-id", [service_id]), ("vpc-endpoint-state", [state])])
@@ -76,17 +113,21 @@ class ProviderEc2:
         return failures_of(response.get("Unsuccessful", []))
 
     def _describe(self, filters: list[tuple[str, list[str]]]) -> Iterator[Connection]:
+        try:
+            yield from self._read(filters)
+        except ClientError as err:
+            raise translate(err, "DescribeVpcEndpointConnections") from err
+
+    def _read(self, filters: list[tuple[str, list[str]]]) -> Iterator[Connection]:
+        """Every page; AWS's `ClientError` propagates untranslated (the caller may act on it)."""
         paginator = self._client.get_paginator("describe_vpc_endpoint_connections")
         pages = paginator.paginate(
             Filters=[{"Name": name, "Values": values} for name, values in filters],
             PaginationConfig={"PageSize": PAGE_SIZE},
         )
-        try:
-            for page in pages:
-                for item in page.get("VpcEndpointConnections", []):
-                    yield connection_from_describe(item, self.region)
-        except ClientError as err:
-            raise translate(err, "DescribeVpcEndpointConnections") from err
+        for page in pages:
+            for item in page.get("VpcEndpointConnections", []):
+                yield connection_from_describe(item, self.region)
 
 
 def connection_from_describe(item: Mapping[str, Any], home_region: str) -> Connection:
@@ -118,3 +159,8 @@ def failures_of(unsuccessful: Iterable[Mapping[str, object]]) -> dict[str, ItemF
             message = str(error.get("Message") or "")
         failures[resource] = ItemFailure(code, message)
     return failures
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    """Values `FILTER_IDS` at a time: the most one EC2 filter takes."""
+    return [values[start : start + FILTER_IDS] for start in range(0, len(values), FILTER_IDS)]

@@ -1,4 +1,6 @@
-"""AWS error codes translated into the few domain errors the flows care about (one table)."""
+"""AWS error codes translated into the few domain errors the flows care about: the one table
+and the one `translate` (docs/architecture.md, "AWS errors"). Adapters needing a finer error of
+their own domain map from these kinds, never from codes."""
 
 from __future__ import annotations
 
@@ -38,13 +40,31 @@ class InvalidRequest(AwsError):
     pass
 
 
+class LimitExceeded(AwsError):
+    """A quota of the resource is reached (e.g. rules per security group)."""
+
+
+class Duplicate(AwsError):
+    """What the call would add is already there: success for an idempotent caller."""
+
+
+class AlreadyGone(AwsError):
+    """What the call would remove is not there: success for an idempotent caller."""
+
+
+class KeyUnusable(AwsError):
+    """The KMS key that protects the resource refuses this function, or is disabled or gone."""
+
+
 ERRORS: dict[str, type[AwsError]] = {
     "RequestLimitExceeded": Throttled,
     "Throttling": Throttled,
     "ThrottlingException": Throttled,
     "TooManyRequestsException": Throttled,
     "ProvisionedThroughputExceededException": Throttled,
+    "Throttled": Throttled,
     "InternalError": Unavailable,
+    "InternalException": Unavailable,
     "InternalFailure": Unavailable,
     "ServiceUnavailable": Unavailable,
     "ServiceUnavailableException": Unavailable,
@@ -55,7 +75,15 @@ ERRORS: dict[str, type[AwsError]] = {
     "AuthFailure": AccessDenied,
     "InvalidClientTokenId": AccessDenied,
     "AWSOrganizationsNotInUseException": AccessDenied,
+    "AuthorizationError": AccessDenied,
     "ResourceNotFoundException": NotFound,
+    "NotFound": NotFound,
+    "ParameterNotFound": NotFound,
+    "ParameterVersionNotFound": NotFound,
+    "InvalidGroup.NotFound": NotFound,
+    "InvalidGroupId.NotFound": NotFound,
+    "InvalidGroupId.Malformed": NotFound,
+    "InvalidVpcEndpointId.Malformed": NotFound,
     "ChildNotFoundException": NotFound,
     "InvalidVpcEndpointId.NotFound": NotFound,
     "InvalidVpcEndpointServiceId.NotFound": NotFound,
@@ -64,11 +92,29 @@ ERRORS: dict[str, type[AwsError]] = {
     "InvalidParameter": InvalidRequest,
     "ValidationException": InvalidRequest,
     "ValidationError": InvalidRequest,
+    "InvalidParameterException": InvalidRequest,
+    "InvalidRequestException": InvalidRequest,
+    "RulesPerSecurityGroupLimitExceeded": LimitExceeded,
+    "SecurityGroupRuleLimitExceeded": LimitExceeded,
+    "InvalidPermission.Duplicate": Duplicate,
+    "InvalidPermission.NotFound": AlreadyGone,
+    "InvalidSecurityGroupRuleId.NotFound": AlreadyGone,
+    "DecryptionFailure": KeyUnusable,
+    "InvalidKeyId": KeyUnusable,
+    "KMSAccessDeniedException": KeyUnusable,
+    "KMSAccessDenied": KeyUnusable,
+    "KMSDisabled": KeyUnusable,
+    "KMSNotFound": KeyUnusable,
 }
 
 
+def kind_of(code: str) -> type[AwsError]:
+    """The domain error of an AWS error code (`AwsError` itself for a code not in the table)."""
+    return ERRORS.get(code, AwsError)
+
+
 def translate(err: ClientError, action: str) -> AwsError:
+    """The domain error for `err`; callers raise it `from err`."""
     error = err.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
-    kind = ERRORS.get(code, AwsError)
-    return kind(action, code, str(error.get("Message", "")))
+    return kind_of(code)(action, code, str(error.get("Message", "")))

@@ -59,9 +59,7 @@ class OrganizationsReader:
             error = translate(err, "ListParents")
             if error.retryable:
                 raise error from err
-            return OrgFacts.unknown(
-                f"Organizations could not place account {account} ({error.code})"
-            )
+            return OrgFacts.unknown(_unplaced(account, error.code))
         return OrgFacts.unknown(f"the parents of account {account} do not reach a root")
 
     def _parent(self, child: str) -> tuple[str, str] | None:
@@ -86,3 +84,20 @@ class OrganizationsReader:
                 clients = clients.assume_role(self._role_arn, session_name=SESSION_NAME)
             self._client = clients.organizations()
         return self._client
+
+
+# Why an account has no OU path, in words a person acts on (the error codes of ListParents).
+UNPLACED_REASONS: dict[str, str] = {
+    "AccountNotFoundException": "account {account} is not a member of this organization",
+    "ChildNotFoundException": "account {account} is not a member of this organization",
+    "AccessDeniedException": "this stack may not read the organization's structure "
+    "(see the OrganizationsAccess parameter)",
+    "AWSOrganizationsNotInUseException": "this account is not in an organization",
+}
+
+
+def _unplaced(account: str, code: str) -> str:
+    template = UNPLACED_REASONS.get(code)
+    if template is None:
+        return f"Organizations could not place account {account} ({code})"
+    return template.format(account=account)

@@ -22,6 +22,14 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import ClientError
 
 from acceptor.aws.clients import AwsClients
+from acceptor.aws.errors import (
+    AccessDenied,
+    AwsError,
+    InvalidRequest,
+    KeyUnusable,
+    NotFound,
+    translate,
+)
 from acceptor.aws.webhook import is_allowed_url
 from acceptor.notify.errors import SecretUnavailable
 from acceptor.policy.model import SlackChannel, TeamsChannel, WebhookChannel
@@ -30,19 +38,12 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
-# Why a read failed, by AWS error code, in words an operator can act on.
-REASONS: dict[str, str] = {
-    "ResourceNotFoundException": "does not exist",
-    "ParameterNotFound": "does not exist",
-    "ParameterVersionNotFound": "does not exist",
-    "AccessDeniedException": "is not readable by this function (IAM policy or KMS key policy)",
-    "AccessDenied": "is not readable by this function (IAM policy or KMS key policy)",
-    "DecryptionFailure": "cannot be decrypted (KMS key)",
-    "InvalidKeyId": "cannot be decrypted (KMS key)",
-    "KMSAccessDeniedException": "cannot be decrypted (KMS key policy)",
-    "InvalidRequestException": "cannot be read now (deleted or scheduled for deletion?)",
-    "InvalidParameterException": "is not a valid name",
-    "ValidationException": "is not a valid name",
+# Why a read failed, by kind of AWS error (acceptor.aws.errors), in words an operator can act on.
+REASONS: dict[type[AwsError], str] = {
+    NotFound: "does not exist",
+    AccessDenied: "is not readable by this function (IAM policy or KMS key policy)",
+    KeyUnusable: "cannot be decrypted (KMS key or its key policy)",
+    InvalidRequest: "cannot be read as named (not a valid name, or deleted or being deleted)",
 }
 
 
@@ -138,6 +139,6 @@ def url_from_value(value: str, *, where: str) -> str:
 
 
 def _unavailable(err: ClientError, where: str) -> SecretUnavailable:
-    code = str(err.response.get("Error", {}).get("Code", "Unknown"))
-    reason = REASONS.get(code, "cannot be read")
-    return SecretUnavailable(f"{where} {reason} ({code})")
+    error = translate(err, where)
+    reason = REASONS.get(type(error), "cannot be read")
+    return SecretUnavailable(f"{where} {reason} ({error.code})")

@@ -3,9 +3,10 @@ and the service's load balancers (the record of which rules we created is
 `acceptor.aws.rule_records`; the `Security Groups Updated` event goes through `acceptor.aws.bus`).
 
 Adapters for `acceptor.security_groups.ports`. `ClientError` codes become the domain errors of
-`acceptor.security_groups.model` through tables; "already done" codes are success; any other
-code propagates unchanged (throttling that outlasted botocore's standard retries, an outage), so
-the function fails and its event is retried or dead-lettered.
+`acceptor.aws.errors` (the one table), and those the errors of `acceptor.security_groups.model`;
+"already done" errors are success; any other propagates as its `AwsError` (throttling that
+outlasted botocore's standard retries, an outage), so the function fails and its event is
+retried or dead-lettered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from botocore.exceptions import ClientError
 
 from acceptor.aws.consumer import ConsumerReader, ConsumerRoleUnavailable
 from acceptor.aws.ec2 import ProviderEc2
+from acceptor.aws.errors import (
+    AccessDenied,
+    AlreadyGone,
+    AwsError,
+    Duplicate,
+    LimitExceeded,
+    NotFound,
+    kind_of,
+    translate,
+)
 from acceptor.security_groups.marking import rule_description, rule_tags
 from acceptor.security_groups.model import (
     PROTOCOL,
@@ -39,46 +50,40 @@ from acceptor.security_groups.sources import normalised
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-# ClientError code -> domain error, for calls that change or read one group.
-GROUP_ERRORS: dict[str, type[SecurityGroupError]] = {
-    "InvalidGroup.NotFound": GroupNotFound,
-    "InvalidGroupId.NotFound": GroupNotFound,
-    "InvalidGroupId.Malformed": GroupNotFound,
-    "UnauthorizedOperation": GroupAccessDenied,
-    "AccessDenied": GroupAccessDenied,
-    "AccessDeniedException": GroupAccessDenied,
-    "RulesPerSecurityGroupLimitExceeded": RuleLimitExceeded,
-    "SecurityGroupRuleLimitExceeded": RuleLimitExceeded,
+# The security-group model's error for each kind of AWS error (acceptor.aws.errors holds the one
+# table of codes), for calls that change or read one group.
+ON_GROUP: dict[type[AwsError], type[SecurityGroupError]] = {
+    NotFound: GroupNotFound,
+    AccessDenied: GroupAccessDenied,
+    LimitExceeded: RuleLimitExceeded,
 }
 # For reads of the consumer's endpoint and VPC: a denial there means the consumer role cannot
 # tell us anything, which is the "consumer facts unknown" case, not a broken group.
-CONSUMER_READ_ERRORS: dict[str, type[SecurityGroupError]] = {
-    "InvalidVpcEndpointId.NotFound": EndpointNotFound,
-    "InvalidVpcEndpointId.Malformed": EndpointNotFound,
-    "InvalidVpcID.NotFound": EndpointNotFound,
-    "UnauthorizedOperation": ConsumerUnavailable,
-    "AccessDenied": ConsumerUnavailable,
-    "AccessDeniedException": ConsumerUnavailable,
+ON_CONSUMER_READ: dict[type[AwsError], type[SecurityGroupError]] = {
+    NotFound: EndpointNotFound,
+    AccessDenied: ConsumerUnavailable,
 }
-DUPLICATE = frozenset({"InvalidPermission.Duplicate"})
-ALREADY_GONE = frozenset({"InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound"})
 ENFORCEMENT: dict[str, Enforcement] = {"on": "on", "off": "off"}
 
 
-def error_code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
-
-
-def translate(
-    err: ClientError, what: str, table: Mapping[str, type[SecurityGroupError]], group_id: str | None
+def domain_error(
+    err: ClientError,
+    what: str,
+    kinds: Mapping[type[AwsError], type[SecurityGroupError]],
+    group_id: str | None,
 ) -> Exception:
-    """The domain error for `err`, or `err` itself when its code is not in `table`."""
-    code = error_code(err)
-    kind = table.get(code)
+    """The security-group error for `err`, or the translated `AwsError` when its kind has none
+    (throttling that outlasted botocore's retries, an outage: the function fails and retries)."""
+    error = translate(err, what)
+    kind = kinds.get(type(error))
     if kind is None:
-        return err
+        return error
     message = err.response.get("Error", {}).get("Message", "")
-    return kind(f"{what}: {code}: {message}", group_id=group_id)
+    return kind(f"{what}: {error.code}: {message}", group_id=group_id)
+
+
+def _is(err: ClientError, kind: type[AwsError]) -> bool:
+    return kind_of(str(err.response.get("Error", {}).get("Code", ""))) is kind
 
 
 class Ec2SecurityGroups:
@@ -86,6 +91,10 @@ class Ec2SecurityGroups:
 
     def __init__(self, ec2: EC2Client) -> None:
         self._ec2 = ec2
+
+    def _writer(self, group_id: str) -> EC2Client:
+        """The client that adds and removes rules (a consumer's goes through its write role)."""
+        return self._ec2
 
     def ingress_rules(self, group_id: str) -> tuple[ExistingRule, ...]:
         rules: list[ExistingRule] = []
@@ -100,7 +109,7 @@ class Ec2SecurityGroups:
                     if not item.get("IsEgress", False)
                 )
         except ClientError as err:
-            raise translate(err, f"describing {group_id}", GROUP_ERRORS, group_id) from err
+            raise domain_error(err, f"describing {group_id}", ON_GROUP, group_id) from err
         return tuple(rules)
 
     def interfaces_using(self, group_id: str) -> tuple[str, ...]:
@@ -114,7 +123,7 @@ class Ec2SecurityGroups:
                     eni["NetworkInterfaceId"] for eni in page.get("NetworkInterfaces", [])
                 )
         except ClientError as err:
-            raise translate(err, f"listing users of {group_id}", GROUP_ERRORS, group_id) from err
+            raise domain_error(err, f"listing users of {group_id}", ON_GROUP, group_id) from err
         return tuple(sorted(interfaces))
 
     def authorize(
@@ -132,18 +141,18 @@ class Ec2SecurityGroups:
                 created=self._authorize(group_id, permissions, endpoint_id, claim)
             )
         except ClientError as err:
-            if error_code(err) not in DUPLICATE:
-                raise translate(err, f"adding rules to {group_id}", GROUP_ERRORS, group_id) from err
+            if not _is(err, Duplicate):
+                raise domain_error(err, f"adding rules to {group_id}", ON_GROUP, group_id) from err
         created: dict[Permission, str] = {}
         duplicates: list[Permission] = []
         for permission in permissions:
             try:
                 created.update(self._authorize(group_id, [permission], endpoint_id, claim))
             except ClientError as err:
-                if error_code(err) in DUPLICATE:
+                if _is(err, Duplicate):
                     duplicates.append(permission)
                     continue
-                raise translate(err, f"adding rules to {group_id}", GROUP_ERRORS, group_id) from err
+                raise domain_error(err, f"adding rules to {group_id}", ON_GROUP, group_id) from err
         return AuthorizeResult(created=created, duplicates=tuple(duplicates))
 
     def _authorize(
@@ -163,7 +172,7 @@ class Ec2SecurityGroups:
             {"IpProtocol": PROTOCOL, "FromPort": port, "ToPort": port, **ranges}
             for port, ranges in sorted(by_port.items())
         ]
-        response = self._ec2.authorize_security_group_ingress(
+        response = self._writer(group_id).authorize_security_group_ingress(
             GroupId=group_id,
             IpPermissions=ip_permissions,
             TagSpecifications=[
@@ -188,41 +197,57 @@ class Ec2SecurityGroups:
         if not rule_ids:
             return RevokeResult(revoked=())
         try:
-            self._ec2.revoke_security_group_ingress(
+            self._writer(group_id).revoke_security_group_ingress(
                 GroupId=group_id, SecurityGroupRuleIds=list(rule_ids)
             )
             return RevokeResult(revoked=tuple(rule_ids))
         except ClientError as err:
-            if error_code(err) not in ALREADY_GONE:
-                raise translate(
-                    err, f"removing rules of {group_id}", GROUP_ERRORS, group_id
+            if not _is(err, AlreadyGone):
+                raise domain_error(
+                    err, f"removing rules of {group_id}", ON_GROUP, group_id
                 ) from err
         # One unknown ID fails the whole call: find out which, one at a time.
         revoked: list[str] = []
         gone: list[str] = []
         for rule_id in rule_ids:
             try:
-                self._ec2.revoke_security_group_ingress(
+                self._writer(group_id).revoke_security_group_ingress(
                     GroupId=group_id, SecurityGroupRuleIds=[rule_id]
                 )
                 revoked.append(rule_id)
             except ClientError as err:
-                if error_code(err) in ALREADY_GONE:
+                if _is(err, AlreadyGone):
                     gone.append(rule_id)
                     continue
-                raise translate(err, f"removing {rule_id}", GROUP_ERRORS, group_id) from err
+                raise domain_error(err, f"removing {rule_id}", ON_GROUP, group_id) from err
         return RevokeResult(revoked=tuple(revoked), already_gone=tuple(gone))
 
 
 class ConsumerSecurityGroups(Ec2SecurityGroups):
-    """A consumer account's EC2, through the consumer role: its endpoint, VPC and groups."""
+    """A consumer account's EC2: its endpoint, VPC and groups read through the read role, rules
+    added and removed through the write role (`write_ec2`, assumed at the first change; None
+    when the acceptor knows of no write role). docs/operations.md, "The consumer roles"."""
+
+    def __init__(self, ec2: EC2Client, write_ec2: Callable[[], EC2Client] | None = None) -> None:
+        super().__init__(ec2)
+        self._write_ec2 = write_ec2
+
+    def _writer(self, group_id: str) -> EC2Client:
+        if self._write_ec2 is None:
+            raise GroupAccessDenied(
+                f"no consumer write role is configured to change {group_id}", group_id=group_id
+            )
+        try:
+            return self._write_ec2()
+        except ConsumerRoleUnavailable as err:
+            raise GroupAccessDenied(err.reason, group_id=group_id) from err
 
     def endpoint(self, endpoint_id: str) -> ConsumerEndpoint:
         try:
             found = self._ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
         except ClientError as err:
             what = f"reading endpoint {endpoint_id} in the consumer account"
-            raise translate(err, what, CONSUMER_READ_ERRORS, None) from err
+            raise domain_error(err, what, ON_CONSUMER_READ, None) from err
         if not found:
             raise EndpointNotFound(f"endpoint {endpoint_id} is not in the consumer account")
         item = found[0]
@@ -240,7 +265,7 @@ class ConsumerSecurityGroups(Ec2SecurityGroups):
             vpcs = self._ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
         except ClientError as err:
             what = f"reading VPC {vpc_id} in the consumer account"
-            raise translate(err, what, CONSUMER_READ_ERRORS, None) from err
+            raise domain_error(err, what, ON_CONSUMER_READ, None) from err
         cidrs: list[str] = []
         for vpc in vpcs:
             cidrs.extend(
@@ -278,7 +303,7 @@ class ProviderSecurityGroups(Ec2SecurityGroups):
             found = self._elbv2.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]
         except ClientError as err:
             what = f"reading the load balancers of {service_id}"
-            raise translate(err, what, GROUP_ERRORS, None) from err
+            raise domain_error(err, what, ON_GROUP, None) from err
         return tuple(
             LoadBalancer(
                 arn=lb["LoadBalancerArn"],
@@ -315,16 +340,22 @@ def _existing_rule(item: Mapping[str, Any]) -> ExistingRule:
     )
 
 
-def consumer_access(reader: ConsumerReader) -> Callable[[str, str], ConsumerSecurityGroups]:
-    """(account, region) -> the consumer's EC2 through the consumer role, assumed once per
-    account by the shared `ConsumerReader`; a role not configured, missing or denied is
-    `ConsumerUnavailable`, with the reader's reason."""
+def consumer_access(
+    reader: ConsumerReader, writer: ConsumerReader | None = None
+) -> Callable[[str, str], ConsumerSecurityGroups]:
+    """(account, region) -> the consumer's EC2: reads through the read role (`reader`), rule
+    changes through the write role (`writer`), each assumed once per account by its shared
+    `ConsumerReader`; a read role not configured, missing or denied is `ConsumerUnavailable`,
+    with the reader's reason; a write role that is, is `GroupAccessDenied` at the change."""
 
     def access(account: str, region: str) -> ConsumerSecurityGroups:
         try:
             session = reader.session(account)
         except ConsumerRoleUnavailable as err:
             raise ConsumerUnavailable(err.reason) from err
-        return ConsumerSecurityGroups(session.ec2(region))
+        write_ec2 = None
+        if writer is not None and writer.configured:
+            write_ec2 = lambda: writer.session(account).ec2(region)  # noqa: E731
+        return ConsumerSecurityGroups(session.ec2(region), write_ec2)
 
     return access

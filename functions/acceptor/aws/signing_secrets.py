@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import ClientError
 
 from acceptor.aws.clients import AwsClients
+from acceptor.aws.errors import translate
 from acceptor.aws.secrets import REASONS
 from acceptor.policy.model import SlackChannel
 from acceptor.policy.policy_set import PolicySet
@@ -45,9 +46,9 @@ class SigningSecrets:
         try:
             value = client.get_secret_value(SecretId=name).get("SecretString")
         except ClientError as err:
-            code = str(err.response.get("Error", {}).get("Code", "Unknown"))
-            reason = REASONS.get(code, "cannot be read")
-            raise SigningSecretUnavailable(f"secret {name!r} {reason} ({code})") from err
+            error = translate(err, "GetSecretValue")
+            reason = REASONS.get(type(error), "cannot be read")
+            raise SigningSecretUnavailable(f"secret {name!r} {reason} ({error.code})") from err
         if not value:
             raise SigningSecretUnavailable(f"secret {name!r} holds no text")
         text = value.strip()

@@ -11,6 +11,15 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import ClientError
 
 from acceptor.aws.clients import AwsClients
+from acceptor.aws.errors import (
+    AccessDenied,
+    AwsError,
+    InvalidRequest,
+    KeyUnusable,
+    NotFound,
+    Throttled,
+    translate,
+)
 from acceptor.notify.errors import PublishFailed
 from acceptor.notify.render import TextPayload
 
@@ -18,17 +27,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
-# Why SNS refused, by error code, in words an operator can act on.
-REASONS: dict[str, str] = {
-    "NotFound": "the topic does not exist",
-    "AuthorizationError": "this function may not publish to the topic (IAM or topic policy)",
-    "KMSAccessDenied": "the topic's KMS key does not let this function encrypt",
-    "KMSDisabled": "the topic's KMS key is disabled",
-    "KMSNotFound": "the topic's KMS key does not exist",
-    "InvalidParameter": "SNS refused the message",
-    "InvalidParameterValue": "SNS refused the message",
-    "Throttled": "SNS throttled the publish",
-    "ThrottlingException": "SNS throttled the publish",
+# Why SNS refused, by kind of AWS error (acceptor.aws.errors), in words an operator can act on.
+REASONS: dict[type[AwsError], str] = {
+    NotFound: "the topic does not exist",
+    AccessDenied: "this function may not publish to the topic (IAM or topic policy)",
+    KeyUnusable: "the topic's KMS key does not let this function encrypt (or is disabled or gone)",
+    InvalidRequest: "SNS refused the message",
+    Throttled: "SNS throttled the publish",
 }
 
 
@@ -51,9 +56,11 @@ class SnsPublisher:
                 MessageAttributes=attributes,
             )
         except ClientError as err:
-            code = str(err.response.get("Error", {}).get("Code", "Unknown"))
-            reason = REASONS.get(code, "SNS refused the publish")
-            raise PublishFailed(f"publishing to {topic_arn} failed: {reason} ({code})") from err
+            error = translate(err, "Publish")
+            reason = REASONS.get(type(error), "SNS refused the publish")
+            raise PublishFailed(
+                f"publishing to {topic_arn} failed: {reason} ({error.code})"
+            ) from err
         return response["MessageId"]
 
 

@@ -130,12 +130,13 @@ def decide_one(
     policy: PolicySet,
     now: datetime,
     *,
-    managed: frozenset[str] = frozenset(),
+    managed: frozenset[str] | None = None,
     connections: int | NotCounted | None = NOT_COUNTED,
 ) -> Decision:
     """Decide one request. `gathered` may be None only when `needs_facts` says False.
 
-    `managed` is the stack's managed services (empty: every service of the account).
+    `managed` is the stack's managed services as scanned (empty: none is managed); None skips
+    this screen (callers that screened already, and tools that decide offline).
     `connections` is the account's connections to the service (this request included) from
     Decide's per-service re-read, for the limit step; None when they could not be read (an
     accept a limit governs is then held: fail closed); `NOT_COUNTED` leaves the step out.
@@ -194,7 +195,7 @@ def needs_facts(
     request: RequestedDetail,
     connection: Connection | None,
     policy: PolicySet,
-    managed: frozenset[str] = frozenset(),
+    managed: frozenset[str] | None = None,
 ) -> bool:
     """Whether `decide_one` gets past screening for this request: the flow gathers facts only
     for these (the consumer lookups are the costly part)."""
@@ -205,11 +206,14 @@ def screen(
     request: RequestedDetail,
     connection: Connection | None,
     policy: PolicySet,
-    managed: frozenset[str] = frozenset(),
+    managed: frozenset[str] | None = None,
 ) -> str | None:
     """Why the request is left alone without asking the policy; None when it must be asked."""
-    if managed and request.service_id not in managed:
-        return f"Service {request.service_id} is not one this stack manages (MANAGED_SERVICE_IDS)."
+    if managed is not None and request.service_id not in managed:
+        return (
+            f"Service {request.service_id} is not one this stack manages (not tagged "
+            "privatelink-acceptor:managed=true, or outside ManagedServiceIds)."
+        )
     if connection is None:
         return (
             "DescribeVpcEndpointConnections no longer shows this connection "

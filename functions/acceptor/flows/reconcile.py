@@ -1,7 +1,10 @@
-"""Reconcile: the periodic sweep that feeds every pending connection through Decide again.
+"""Reconcile: the managed services' notifications, and the periodic sweep that feeds every
+pending connection through Decide again.
 
-For each managed service (MANAGED_SERVICE_IDS; when empty, every endpoint service of the
-account that requires acceptance) it lists the `pendingAcceptance` connections, page by page,
+Each run scans the managed services (tagged `privatelink-acceptor:managed=true`, narrowed by
+MANAGED_SERVICE_IDS when it names any; `flows/managed.py`), keeps one connection notification of
+the acceptor's per managed service, counts the policy's warnings about the managed set, then
+sweeps. For each managed service it lists the `pendingAcceptance` connections, page by page,
 and puts one Requested event each (origin `sweep`, or `hold-expired` past the policy's
 `hold.expires_after`). Where a governing file sets `revoke: true`, it also lists `available`
 connections and requests a revocation check of each. A service whose listing or whose events
@@ -10,7 +13,7 @@ fail does not stop the others; the sweep raises at the end so the failure is ret
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -18,9 +21,16 @@ from itertools import islice
 from acceptor.aws.bus import Bus, EventsNotPut
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.errors import AwsError
+from acceptor.aws.managed_services import EndpointServices
 from acceptor.contract import RequestedDetail, requested
 from acceptor.decision.connection import AVAILABLE, PENDING, Connection
 from acceptor.decision.sweep import pending_requests, revocation_requests, services_to_revoke
+from acceptor.flows.managed import (
+    NotificationReport,
+    keep_notifications,
+    managed_set_warnings,
+    scan,
+)
 from acceptor.flows.telemetry import ERRORS, HOLDS_EXPIRED, SWEPT, count, level, logger, tracer
 from acceptor.policy.policy_set import PolicySet
 
@@ -38,10 +48,61 @@ class SweepIncomplete(Exception):
 @dataclass
 class SweepReport:
     services: list[str] = field(default_factory=list)
+    unmanaged: list[str] = field(default_factory=list)
+    """Services of the account the acceptor leaves alone (untagged, or filtered out)."""
+    notifications: NotificationReport = field(default_factory=NotificationReport)
+    policy_warnings: int = 0
     requested: int = 0
     hold_expired: int = 0
     revocation_checks: int = 0
     errors: list[Exception] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Where the managed services' connection notifications go (Reconcile's settings)."""
+
+    topic_arn: str | None
+    own_topic_prefix: str = ""
+
+
+@tracer.capture_method
+def reconcile(
+    ec2: ProviderEc2,
+    services: EndpointServices,
+    bus: Bus,
+    policy: PolicySet,
+    *,
+    only: Collection[str],
+    notifications: Notifications,
+    now: datetime,
+    correlation_id: str,
+) -> SweepReport:
+    """Scan, keep the notifications, count the policy's warnings, sweep. A failed scan stops the
+    run (nothing is swept on a guess); failed notification changes are raised after the sweep."""
+    result = scan(services, only)
+    kept = NotificationReport()
+    if notifications.topic_arn:
+        try:
+            kept = keep_notifications(
+                services, result.managed, notifications.topic_arn, notifications.own_topic_prefix
+            )
+        except AwsError as err:
+            kept.errors.append(err)
+    warnings = managed_set_warnings(policy, result.managed)
+    try:
+        report = sweep(
+            ec2, bus, policy, sorted(result.managed), now=now, correlation_id=correlation_id
+        )
+    except SweepIncomplete as err:
+        err.errors.extend(kept.errors)
+        raise
+    report.unmanaged = sorted({*result.untagged, *result.filtered_out})
+    report.notifications = kept
+    report.policy_warnings = len(warnings)
+    if kept.errors:
+        raise SweepIncomplete(list(kept.errors))
+    return report
 
 
 @tracer.capture_method
@@ -54,7 +115,9 @@ def sweep(
     now: datetime,
     correlation_id: str,
 ) -> SweepReport:
-    report = SweepReport(services=list(managed) or ec2.owned_services())
+    """Request a decision of every pending connection of the managed services (exactly these:
+    none managed, nothing swept)."""
+    report = SweepReport(services=list(managed))
     revoking = set(services_to_revoke(policy, report.services))
     for service_id in report.services:
         try:

@@ -22,6 +22,8 @@ ERRORS = "Errors"
 LATENCY = "DecisionLatency"
 UNPARSEABLE = "UnparseableNotifications"
 NOTIFICATIONS = "Notifications"
+EMPTY_NOTIFICATION_EVENTS = "EmptyNotificationEvents"  # an SNS event with no records
+NOT_FOUND_NOTIFICATIONS = "NotificationsNotFound"  # a Connect no re-read shows yet
 SWEPT = "PendingSwept"
 HOLDS_EXPIRED = "HoldsExpired"
 
@@ -39,3 +41,10 @@ def level(name: str, value: int) -> None:
 
 def milliseconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+
+# The managed services (docs/operations.md, "Managed services").
+MANAGED_SERVICES = "ManagedServices"
+UNMANAGED_SERVICES = "UnmanagedServices"
+NOTIFICATIONS_CHANGED = "ConnectionNotificationsChanged"
+POLICY_WARNINGS = "PolicyWarnings"

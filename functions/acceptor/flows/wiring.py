@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from acceptor.aws.approvals import ApprovalStore
@@ -13,10 +15,12 @@ from acceptor.aws.consumer import ConsumerReader
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
+from acceptor.aws.managed_services import EndpointServices
 from acceptor.aws.organizations import OrganizationsReader
 from acceptor.aws.signing_secrets import SigningSecrets
 from acceptor.flows.approval import ApprovalDeps
 from acceptor.flows.decide import DecideDeps
+from acceptor.flows.managed import scan
 from acceptor.flows.telemetry import ERRORS, count, logger
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import cached_policy
@@ -50,6 +54,45 @@ def bus(settings: Settings, clients: AwsClients) -> Bus:
     return Bus(clients.events(), settings.event_bus_name)
 
 
+def endpoint_services(clients: AwsClients) -> EndpointServices:
+    return EndpointServices(clients.ec2())
+
+
+# The managed set, scanned at most once per MANAGED_TTL_SECONDS per execution environment (a
+# burst of batches costs one scan; a service untagged is left within that time). A service not
+# in the cached set that a batch asks about is looked up again at once: a service just tagged is
+# decided by the sweep that found it, not ignored until the cache expires.
+MANAGED_TTL_SECONDS = 60.0
+_managed_cache: dict[tuple[int, str, tuple[str, ...]], tuple[float, frozenset[str]]] = {}
+_managed_lock = threading.Lock()
+
+
+def managed_services(
+    settings: Settings,
+    clients: AwsClients,
+    requested: Collection[str] = (),
+    monotonic: Callable[[], float] = time.monotonic,
+) -> frozenset[str]:
+    """The managed services: tagged privatelink-acceptor:managed=true, narrowed by the
+    MANAGED_SERVICE_IDS filter. A failed scan raises: nothing is decided on a guess."""
+    # Per set of clients (one per execution environment in Lambda; one per stack in tests).
+    key = (id(clients), clients.region, settings.managed_services)
+    with _managed_lock:
+        cached = _managed_cache.get(key)
+    if cached is not None and monotonic() < cached[0] and set(requested) <= cached[1]:
+        return cached[1]
+    managed = scan(endpoint_services(clients), settings.managed_services).managed
+    with _managed_lock:
+        _managed_cache[key] = (monotonic() + MANAGED_TTL_SECONDS, managed)
+    return managed
+
+
+def reset_managed_cache() -> None:
+    """For tests and the local replay: the next call scans again."""
+    with _managed_lock:
+        _managed_cache.clear()
+
+
 @functools.cache
 def _memory_guard() -> MemoryGuard:
     # Lives as long as the execution environment, like Powertools' local cache would.
@@ -62,7 +105,10 @@ def decide_deps(
     clients: AwsClients,
     remaining_ms: Callable[[], int | None],
     clock: Callable[[], datetime] | None = None,
+    requested: Collection[str] = (),
 ) -> DecideDeps:
+    """`requested`: the services the batch names (a hint: the managed set is re-scanned when
+    it lacks one; Decide still screens every request against the scanned set)."""
     guard: Guard = (
         PowertoolsGuard(clients.dynamodb(), settings.idempotency_table)
         if settings.idempotency_table
@@ -86,7 +132,7 @@ def decide_deps(
         guard=guard,
         log=log,
         clock=clock or utc_now,
-        managed=frozenset(settings.managed_services),
+        managed=managed_services(settings, clients, requested),
         approvals=approvals(settings, clients),
         remaining_ms=remaining_ms,
     )

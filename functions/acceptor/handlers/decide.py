@@ -8,6 +8,7 @@ they are retried. An invalid policy fails the whole invocation: nothing is decid
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from acceptor.aws.clients import default_clients
 from acceptor.contract import RequestedEvent
@@ -40,7 +42,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     settings = Settings.from_environ(os.environ)
     batch = parse(event=event, model=EVENT_MODEL)
     policy = wiring.policy(settings)
-    deps = wiring.decide_deps(settings, default_clients(), context.get_remaining_time_in_millis)
+    deps = wiring.decide_deps(
+        settings,
+        default_clients(),
+        context.get_remaining_time_in_millis,
+        requested=_services(record.body for record in batch.Records),
+    )
     outcome = decide_batch(
         [(record.messageId, str(record.body)) for record in batch.Records],
         policy,
@@ -58,3 +65,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=report, processor=processor, context=context
     )
+
+
+def _services(bodies: Iterable[object]) -> set[str]:
+    """The services a batch names, to look the managed set up again when it lacks one. A body
+    that does not parse is left to decide_batch, which reports it."""
+    services = set()
+    for body in bodies:
+        try:
+            services.add(RECORD_BODY_MODEL.model_validate_json(str(body)).detail.service_id)
+        except ValidationError:
+            continue
+    return services

@@ -208,7 +208,15 @@ def dependencies(settings: Settings, clients: AwsClients, context: LambdaContext
     return Dependencies(
         adapters=Adapters(
             provider=ProviderSecurityGroups(clients.ec2(), clients.client("elbv2")),
-            consumer=consumer_access(reader),
+            consumer=consumer_access(
+                reader,
+                ConsumerReader(
+                    clients,
+                    settings.consumer_write_role,
+                    settings.consumer_external_id,
+                    session_name=SESSION_NAME,
+                ),
+            ),
             records=RuleRecordTable(clients.dynamodb(), settings.security_group_rule_table),
             new_claim=lambda: uuid.uuid4().hex,
         ),

@@ -1,4 +1,4 @@
-"""Which channels hear about an event (DESIGN.md, policy `notify` and `notifications`).
+"""Which channels hear about an event (docs/policy.md, `notify` and `notifications`).
 
 - A decision: the channels named in the Decided event's `notify` (the governing files'
   file-level channels and the deciding rule's), as Decide resolved them.

@@ -1,4 +1,5 @@
-"""The condition kinds of a rule's `when`, as one table (DESIGN.md, "Semantics").
+"""The condition kinds of a rule's `when`, as one table (docs/architecture.md, "Policy semantics
+and the decision order").
 
 Each kind names the fact it tests, how a condition is prepared once for fast tests, how a known
 fact is tested, and how the index files and finds rules by it. An unknown fact (`None`) is never

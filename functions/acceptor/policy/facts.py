@@ -75,7 +75,8 @@ class Facts:
 
     @classmethod
     def from_mapping(cls, data: Any) -> Facts:
-        """Read the facts-file format of DESIGN.md; raise `FactsError` naming every bad field."""
+        """Read the facts-file format (docs/architecture.md, "Facts file"); raise `FactsError`
+        naming every bad field."""
         if not isinstance(data, Mapping):
             raise FactsError([FactsProblem("(top level)", "a facts file is one JSON object")])
         try:

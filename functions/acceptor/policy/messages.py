@@ -70,6 +70,7 @@ class _Error:
     missing: str | None  # the missing key, for `missing` errors
     on_key: bool  # the error is about a mapping key, not its value
     written: str | None  # the text as written, when the value is not a string
+    root: type[BaseModel]  # the model validated (PolicyFile; the world file reuses these words)
 
     @property
     def type(self) -> str:
@@ -80,8 +81,10 @@ class _Error:
         return self.details["input"]
 
 
-def validation_issues(err: ValidationError, tree: SourceTree) -> list[Issue]:
-    errors = [_place(details, tree) for details in err.errors(include_url=False)]
+def validation_issues(
+    err: ValidationError, tree: SourceTree, root: type[BaseModel] = PolicyFile
+) -> list[Issue]:
+    errors = [_place(details, tree, root) for details in err.errors(include_url=False)]
     issues: list[Issue] = []
     seen: set[tuple[DataPath, str | None, bool]] = set()
     for error in _most_specific(errors):
@@ -97,7 +100,7 @@ def validation_issues(err: ValidationError, tree: SourceTree) -> list[Issue]:
     return issues
 
 
-def _place(details: ErrorDetails, tree: SourceTree) -> _Error:
+def _place(details: ErrorDetails, tree: SourceTree, root: type[BaseModel]) -> _Error:
     current: Any = tree.data
     path: list[str | int] = []
     branch_at: DataPath | None = None
@@ -117,7 +120,7 @@ def _place(details: ErrorDetails, tree: SourceTree) -> _Error:
             branch_at = tuple(path)
     placed = tuple(path)
     written = None if on_key else tree.written.get(placed)
-    return _Error(details, placed, branch_at, missing, on_key, written)
+    return _Error(details, placed, branch_at, missing, on_key, written, root)
 
 
 def _has(container: Any, part: str | int) -> bool:
@@ -190,7 +193,7 @@ def _missing(error: _Error, tree: SourceTree) -> str:
 
 def _unknown_key(error: _Error, tree: SourceTree) -> str:
     key = str(error.path[-1]) if error.path else "?"
-    allowed = allowed_keys(error.details["loc"][:-1])
+    allowed = allowed_keys(error.details["loc"][:-1], error.root)
     message = f"unknown key {key!r}"
     close = difflib.get_close_matches(key, allowed, n=1)
     if close:
@@ -285,9 +288,9 @@ def channel_types() -> list[str]:
     ]
 
 
-def allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+def allowed_keys(loc: tuple[str | int, ...], root: type[BaseModel] = PolicyFile) -> list[str]:
     """The keys the model allows at `loc` (a pydantic loc, union tags included)."""
-    current: Any = PolicyFile
+    current: Any = root
     for part in loc:
         current = _step(_unwrap(current), part)
         if current is None:

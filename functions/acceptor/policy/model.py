@@ -1,4 +1,4 @@
-"""The shape of a version 1 policy file (DESIGN.md, "Policy language").
+"""The shape of a version 1 policy file (docs/policy.md).
 
 This module checks one file at a time. Checks across files (duplicate rule names, unknown
 channels) live in the loader, which also maps every error back to `path:line`.
@@ -71,6 +71,9 @@ ID_FORMS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Compiled once: the check runs for every ID of every rule (a million at 100,000 rules).
+_ID_PATTERNS = {kind: re.compile(pattern) for kind, (pattern, _) in ID_FORMS.items()}
+
 # Error types of our own, so that the loader picks its messages by type, never by text.
 NUMBER_NOT_ID = "number_not_id"
 NULL_VALUE = "null_value"
@@ -84,9 +87,8 @@ class IdForm:
     kind: str
 
     def check(self, value: str) -> str:
-        pattern, what = ID_FORMS[self.kind]
-        if not re.fullmatch(pattern, value):
-            raise ValueError(f"{value!r} is not {what}")
+        if not _ID_PATTERNS[self.kind].fullmatch(value):
+            raise ValueError(f"{value!r} is not {ID_FORMS[self.kind][1]}")
         return value
 
     def refuse_numbers(self, value: Any) -> Any:
@@ -125,9 +127,8 @@ Approver = Annotated[str, IdForm("approver")]
 
 
 def _check_service_ref(value: str) -> str:
-    pattern, what = ID_FORMS["service"]
-    if value != "*" and not re.fullmatch(pattern, value):
-        raise ValueError(f"{value!r} is not {what} or '*'")
+    if value != "*" and not _ID_PATTERNS["service"].fullmatch(value):
+        raise ValueError(f"{value!r} is not {ID_FORMS['service'][1]} or '*'")
     return value
 
 
@@ -262,7 +263,8 @@ class Conditions(_Strict):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Conditions:
-        if not self.present():
+        # The fields' values directly: `present()` builds a dict, for every rule of the policy.
+        if all(value is None for value in self.__dict__.values()):
             raise ValueError(
                 "a rule needs at least one condition (accounts, organizational_units, vpcs, "
                 "regions, endpoints, tags or vpc_tags)"

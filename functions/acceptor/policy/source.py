@@ -5,17 +5,25 @@ and silently keeps the last of two equal keys, and pydantic reports a `loc` path
 So we compose the YAML node tree ourselves, build the data from it and record, for every path,
 the line of its key (or list item). JSON goes through the same walker after `json` itself has
 checked the syntax, with each scalar decoded by `json`, so JSON keeps JSON's meaning.
+
+The tree is composed by libyaml's C parser where PyYAML has it (PyYAML's pure-Python parser
+otherwise: same nodes, same lines, several times slower). Files have no size limit; what is
+bounded is what aliases repeat (an alias bomb), and how deep the text nests.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import Reader
+
+from acceptor.policy.syntax import syntax_problem
 
 PathPart = str | int
 DataPath = tuple[PathPart, ...]
@@ -28,8 +36,15 @@ _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "int", "float", "bool", "null", "timestamp", "binary")
 )
-# Aliases can make a small file expand to billions of values ("billion laughs").
-MAX_VALUES = 100_000
+_STR_TAG = "tag:yaml.org,2002:str"
+# Aliases can make a small file expand to billions of values ("billion laughs"). A file without
+# aliases expands nothing, whatever its size; one that uses a few for shared lists expands
+# thousands of values at most.
+MAX_ALIAS_EXPANSIONS = 100_000
+ALIAS_BOMB = (
+    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSIONS} values (an alias bomb?); "
+    "write the values out instead of repeating aliases"
+)
 
 
 @dataclass(frozen=True)
@@ -77,25 +92,48 @@ def read_source(text: str, syntax: Syntax) -> tuple[SourceTree, list[Issue]]:
             return tree, [Issue((), None, "JSON nested too deeply")]
         # Outside strings, a tab is only whitespace in JSON, and PyYAML refuses tabs there.
         text = text.replace("\t", " ")
+    # Checked here, with PyYAML's own definition, rather than left to the reader: libyaml
+    # reports the byte offset of the character and PyYAML the character offset.
+    unprintable = Reader.NON_PRINTABLE.search(text)
+    if unprintable is not None:
+        line = text.count("\n", 0, unprintable.start()) + 1
+        message = f"the character #x{ord(unprintable.group()):04x} is not allowed"
+        return tree, [Issue((), line, message)]
     try:
         root = _compose(text)
         if root is None:
             return tree, []
         walker = _Walker(text, tree)
         tree.data = walker.build(root, (), root.start_mark.line + 1)
+    except _AliasBomb as bomb:
+        # Refused whole: what was built so far is only part of the file.
+        return SourceTree(syntax=syntax), [Issue((), bomb.line, ALIAS_BOMB)]
     except yaml.MarkedYAMLError as err:
-        return SourceTree(syntax=syntax), [_syntax_issue(err, syntax)]
-    except yaml.reader.ReaderError as err:
-        line = text.count("\n", 0, err.position) + 1
-        issue = Issue((), line, f"the character #x{err.character:04x} is not allowed")
-        return SourceTree(syntax=syntax), [issue]
+        where, message = syntax_problem(err, text, syntax)
+        return SourceTree(syntax=syntax), [Issue((), where, message)]
+    except yaml.YAMLError as err:
+        # A reader problem the check above did not foresee: no line to give.
+        return SourceTree(syntax=syntax), [Issue((), None, f"cannot be read as text: {err}")]
     except RecursionError:
         return SourceTree(syntax=syntax), [Issue((), None, "nested too deeply to read")]
     return tree, walker.issues
 
 
 def _compose(text: str) -> Node | None:
-    loader = yaml.SafeLoader(text)
+    """The node tree of `text`, with libyaml's C parser when PyYAML was built with it.
+
+    Both loaders give the same nodes (the tags are resolved by the same Python resolver), with
+    the same marks: line and character index. The pure-Python one is several times slower.
+    """
+    if not yaml.__with_libyaml__:
+        return _compose_with(yaml.SafeLoader, text)
+    if _nesting_bound(text) <= MAX_C_NESTING:
+        return _compose_with(yaml.CSafeLoader, text)
+    return _compose_on_a_large_stack(text)
+
+
+def _compose_with(loader_class: type[yaml.SafeLoader | yaml.CSafeLoader], text: str) -> Node | None:
+    loader = loader_class(text)
     try:
         node: Node | None = loader.get_single_node()
         return node
@@ -103,45 +141,107 @@ def _compose(text: str) -> Node | None:
         loader.dispose()
 
 
-def _syntax_issue(err: yaml.MarkedYAMLError, syntax: Syntax) -> Issue:
-    mark = err.problem_mark or err.context_mark
-    what = ", ".join(part for part in (err.context, err.problem) if part)
-    line = mark.line + 1 if mark is not None else None
-    kind = "YAML" if syntax == "yaml" else "JSON"
-    return Issue((), line, f"{kind} syntax error: {what or 'cannot be parsed'}")
+# libyaml's composer recurses in C, out of reach of Python's recursion limit: about 30,000
+# nested "[" overflow an 8 MB stack and kill the process. A text that may nest deeper than this
+# is composed on a thread of its own with a stack for 500,000 levels, which libyaml's scanner
+# (quadratic in the depth) never reaches in practice. The walker then refuses it, as it refuses
+# anything nested deeper than Python's recursion limit.
+MAX_C_NESTING = 2_000
+_LARGE_STACK = 128 * 1024 * 1024
+
+
+def _nesting_bound(text: str) -> int:
+    """At least the nesting depth of `text`, cheaply: a flow level needs a "[" or "{"; a block
+    level needs a column of indentation or an indicator ("- ", "? ") on its line."""
+    flow = text.count("[") + text.count("{")
+    if flow > MAX_C_NESTING:
+        return flow
+    return flow + 2 * max(map(len, text.split("\n"))) + 2
+
+
+def _compose_on_a_large_stack(text: str) -> Node | None:
+    outcome: list[Node | None] = []
+    failure: list[BaseException] = []
+
+    def compose() -> None:
+        try:
+            outcome.append(_compose_with(yaml.CSafeLoader, text))
+        except (yaml.YAMLError, RecursionError, MemoryError) as err:
+            failure.append(err)  # raised again in the caller's thread
+
+    previous = threading.stack_size(_LARGE_STACK)
+    try:
+        worker = threading.Thread(target=compose, name="policy-yaml")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise RuntimeError("composing the policy text failed; see the thread's traceback")
+    return outcome[0]
+
+
+class _AliasBomb(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 class _Walker:
+    """Builds the data and its lines from the node tree, in one pass.
+
+    Called for every node of files with a million of them: the common cases (a text scalar,
+    a text key) are handled inline, and everything else goes through the general methods.
+    """
+
     def __init__(self, text: str, tree: SourceTree) -> None:
         self.text = text
         self.tree = tree
+        self.lines = tree.lines
+        self.yaml = tree.syntax == "yaml"
         self.issues: list[Issue] = []
         self.constructor = SafeConstructor()
-        self.count = 0
+        # Every list and mapping is built once; one built again was reached through an alias.
+        # Those repeats are what an alias bomb multiplies, so they are counted, not the values.
+        self.built: set[int] = set()
+        self.expanded = 0
         self.open: set[int] = set()
 
     def build(self, node: Node, path: DataPath, line: int) -> Any:
-        self.tree.lines[path] = line
-        self.count += 1
-        if self.count > MAX_VALUES:
-            if self.count == MAX_VALUES + 1:
-                self._unreadable((), node, f"more than {MAX_VALUES} values (YAML aliases?)")
-            self.tree.unreadable.add(path)
-            return None
-        if id(node) in self.open:
-            self._unreadable(path, node, "a YAML alias refers to itself")
-            return None
-        self.open.add(id(node))
+        self.lines[path] = line
+        if isinstance(node, ScalarNode):
+            if self.yaml and node.tag == _STR_TAG:
+                return node.value
+            return self._scalar(node, path)
+        ident = id(node)
+        if ident in self.built:
+            if not self._may_expand(node, path, line):
+                return None
+        else:
+            self.built.add(ident)
+        self.open.add(ident)
         try:
             if isinstance(node, MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, SequenceNode):
                 return self._sequence(node, path)
-            if isinstance(node, ScalarNode):
-                return self._scalar(node, path)
             raise TypeError(f"not a YAML node: {node!r}")
         finally:
-            self.open.discard(id(node))
+            self.open.discard(ident)
+
+    def _may_expand(self, node: Node, path: DataPath, line: int) -> bool:
+        """Count a list or mapping reached again through an alias, with its items; False when
+        it must not be built. (A scalar alias repeats one value per `*name` written: only
+        collections multiply.)"""
+        if id(node) in self.open:
+            self._unreadable(path, node, "a YAML alias refers to itself")
+            return False
+        self.expanded += 1 + len(node.value)
+        if self.expanded > MAX_ALIAS_EXPANSIONS:
+            raise _AliasBomb(line)
+        return True
 
     def _tag_ok(self, node: Node, path: DataPath, allowed: frozenset[str]) -> bool:
         if node.tag in allowed:
@@ -157,24 +257,33 @@ class _Walker:
         if not self._tag_ok(node, path, _MAP_TAG):
             return None
         result: dict[str, Any] = {}
-        key_lines: dict[str, int] = {}
+        lines, is_yaml = self.lines, self.yaml
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            key = self._key(key_node, path, line)
-            if key is None:
-                continue
-            if key in key_lines:
+            if is_yaml and type(key_node) is ScalarNode and key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = self._key(key_node, path, line)
+                if key is None:
+                    continue
+            child = (*path, key)
+            if key in result:
+                # The line of the first one: set when its value was built.
                 self.issues.append(
                     Issue(
                         path,
                         line,
-                        f"duplicate key {key!r} (first at line {key_lines[key]}); "
+                        f"duplicate key {key!r} (first at line {self.lines[child]}); "
                         f"{self.tree.syntax.upper()} readers silently keep only the last one: "
                         "merge them or remove one",
                     )
                 )
-            key_lines[key] = line
-            result[key] = self.build(value_node, (*path, key), line)
+            # A text value (most nodes) is taken here, sparing a call to `build` per value.
+            if is_yaml and type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
+                lines[child] = line
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, child, line)
         return result
 
     def _key(self, node: Node, path: DataPath, line: int) -> str | None:
@@ -186,10 +295,10 @@ class _Walker:
         if not isinstance(node, ScalarNode):
             self.issues.append(Issue(path, line, "a key must be plain text, not a list or map"))
             return None
-        written = self._written(node)
         key = self._scalar(node, path)
         if isinstance(key, str):
             return key
+        written = self._written(node)
         self.issues.append(
             Issue(path, line, f"key {written} {read_as(key, written, self.tree.syntax)}")
         )
@@ -198,16 +307,30 @@ class _Walker:
     def _sequence(self, node: SequenceNode, path: DataPath) -> list[Any] | None:
         if not self._tag_ok(node, path, _SEQ_TAG):
             return None
-        return [
-            self.build(item, (*path, index), item.start_mark.line + 1)
-            for index, item in enumerate(node.value)
-        ]
+        result: list[Any] = []
+        lines, is_yaml = self.lines, self.yaml
+        for index, item in enumerate(node.value):
+            line = item.start_mark.line + 1
+            if is_yaml and type(item) is ScalarNode and item.tag == _STR_TAG:
+                lines[(*path, index)] = line
+                result.append(item.value)
+            else:
+                result.append(self.build(item, (*path, index), line))
+        return result
 
     def _scalar(self, node: ScalarNode, path: DataPath) -> Any:
-        written = self._written(node)
         if self.tree.syntax == "json":
+            # A JSON string without escapes reads the same in YAML; anything else is decoded
+            # by `json`, so that JSON keeps JSON's meaning.
+            written = self._written(node)
+            if node.style == '"' and "\\" not in written:
+                return node.value
             value = json.loads(written)
+        elif node.tag == _STR_TAG:
+            # What SafeConstructor would return, without its per-node bookkeeping.
+            return node.value
         elif self._tag_ok(node, path, _SCALAR_TAGS):
+            written = self._written(node)
             try:
                 value = self.constructor.construct_object(node, deep=True)
             except ConstructorError as err:

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from acceptor.flows.telemetry import logger
 from acceptor.handlers import approval, decide, ingest, notify, reconcile, security_groups
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import LocalAws
+from helpers.aws import LambdaContext
 from integration.stack_tables import create_table
 
 BUS = "privatelink-acceptor"
@@ -53,20 +54,6 @@ class Call:
     @property
     def action(self) -> str:
         return f"{self.service}:{self.operation}"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:999988887777:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 120_000
 
 
 class Stack:
@@ -98,6 +85,7 @@ class Stack:
             ORGANIZATIONS_ROLE_ARN="",
             SECURITY_GROUP_RULE_TABLE=RULE_TABLE,
             NOTIFICATION_TOPIC_ARN=self.people_topic,
+            CONNECTION_TOPIC_ARN=self.connection_topic,
             ACCEPTOR_ROLE_ARNS=(
                 f"arn:aws:iam::{aws.world.provider_account}:role/"
                 "privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
@@ -148,6 +136,8 @@ class Stack:
         self.people_topic = sns.create_topic(Name=PEOPLE_TOPIC)["TopicArn"]
         for topic in topics:
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=self.notification_queue[1])
+        # The world's topic stands for the stack's: Reconcile keeps notifications to it.
+        self.connection_topic = min(topics) if topics else ""
         create_table(dynamodb, "decisions", DECISION_TABLE)
         create_table(dynamodb, "security-group-rules", RULE_TABLE)
         create_table(dynamodb, "idempotency", IDEMPOTENCY_TABLE)
@@ -233,7 +223,9 @@ class Stack:
         use_clients(self.clients_of(function))
         self._function = function
         try:
-            yield LambdaContext(function_name=f"privatelink-acceptor-{function}")
+            yield LambdaContext(
+                function_name=f"privatelink-acceptor-{function}", remaining_ms=120_000
+            )
         finally:
             self._function = None
             use_clients(None)

@@ -1,6 +1,7 @@
 """The samples in events/ are real inputs: each runs through its handler on the local AWS, as
 `sam local invoke -e events/<file>` would run it. Their IDs are not the local world's, so the
-connections they name are not found: Decide leaves them alone and Ingest reports them gone."""
+connections they name are not found: Decide leaves them alone, Ingest reports them gone, except
+after a Connect (a new connection may not show yet: the sweep requests it once it does)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,12 @@ def test_the_decide_batch_sample_decides_every_record_without_acting(stack: Stac
     assert not [c for c in stack.calls if c.operation.startswith(("Accept", "Reject"))]
 
 
-@pytest.mark.parametrize(
-    "name", sorted(p.name for p in EVENTS.glob("ingest-sns-*.json") if "unparseable" not in p.name)
+SNS_SAMPLES = sorted(
+    p.name for p in EVENTS.glob("ingest-sns-*.json") if "unparseable" not in p.name
 )
+
+
+@pytest.mark.parametrize("name", [n for n in SNS_SAMPLES if "connect" not in n])
 def test_each_sns_sample_becomes_a_state_changed_event_for_a_connection_not_found(
     stack: Stack, name: str
 ) -> None:
@@ -45,7 +49,17 @@ def test_each_sns_sample_becomes_a_state_changed_event_for_a_connection_not_foun
 
     (changed,) = stack.observed()
     assert changed["detail-type"] == "Endpoint Connection State Changed"
-    assert changed["detail"]["found"] is False
+    assert (changed["detail"]["found"], changed["detail"]["state"]) == (False, "deleted")
+
+
+@pytest.mark.parametrize("name", [n for n in SNS_SAMPLES if "connect" in n])
+def test_a_connect_sample_for_a_connection_not_found_puts_nothing_for_the_sweep(
+    stack: Stack, name: str
+) -> None:
+    stack.ingest(sample(name))
+
+    assert stack.observed() == [], "a Connect not shown yet is never 'deleted'"
+    assert stack.requested() == []
 
 
 def test_the_unparseable_sample_raises(stack: Stack) -> None:

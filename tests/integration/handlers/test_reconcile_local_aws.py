@@ -126,3 +126,59 @@ def test_revocation_is_reported_by_one_sweep_and_enforced_by_the_next(stack: Sta
     )
     payments = stack.aws.world.endpoints["payments-orders"].id
     assert stack.state(payments) == "available", "an allowed connection is never revoked"
+
+
+def _notifications(stack: Stack) -> dict[str, tuple[str, list[str]]]:
+    found = stack.clients.ec2().describe_vpc_endpoint_connection_notifications()
+    return {
+        n["ServiceId"]: (n["ConnectionNotificationArn"], sorted(n["ConnectionEvents"]))
+        for n in found["ConnectionNotificationSet"]
+    }
+
+
+def _tag(stack: Stack, service: str, value: str) -> None:
+    stack.clients.ec2().create_tags(
+        Resources=[stack.aws.world.services[service].id],
+        Tags=[{"Key": "privatelink-acceptor:managed", "Value": value}],
+    )
+
+
+def test_a_service_tagged_at_run_time_is_notified_and_swept_by_the_next_sweep(
+    stack: Stack,
+) -> None:
+    # Given the world's topic stands for the stack's, and status-api is untagged
+    stack.policy(HOLD_ALL)
+    stack.environment(MANAGED_SERVICE_IDS="")
+    status = stack.aws.world.services["status-api"].id
+    before = stack.reconcile("sweep-1")
+    # When the provider tags it
+    _tag(stack, "status-api", "true")
+    after = stack.reconcile("sweep-2")
+
+    # Then the next sweep manages it and gives it the stack's notification
+    assert status in before["unmanaged"]
+    assert status in after["services"]
+    assert after["notifications_created"] == [status]
+    events = ["Accept", "Connect", "Delete", "Reject"]
+    assert _notifications(stack)[status] == (stack.connection_topic, events)
+
+
+def test_a_service_whose_tag_says_false_loses_the_acceptors_notification_only(
+    stack: Stack,
+) -> None:
+    stack.policy(HOLD_ALL)
+    stack.environment(MANAGED_SERVICE_IDS="")
+    reports = stack.aws.world.services["reports-api"].id
+    other_topic = stack.clients.client("sns").create_topic(Name="another-team")["TopicArn"]
+    stack.clients.ec2().create_vpc_endpoint_connection_notification(
+        ServiceId=reports, ConnectionNotificationArn=other_topic, ConnectionEvents=["Connect"]
+    )
+
+    _tag(stack, "reports-api", "false")
+    report = stack.reconcile("sweep-after-leaving")
+    again = stack.reconcile("sweep-again")
+
+    assert report["notifications_removed"] == [reports]
+    assert reports in report["unmanaged"]
+    assert _notifications(stack)[reports] == (other_topic, ["Connect"])
+    assert again["notifications_removed"] == again["notifications_created"] == []

@@ -302,6 +302,59 @@ def test_generated_aws_config_acts_as_each_account(tmp_path: Path) -> None:
     assert "payments-prod" in "".join(served.output)
 
 
+def test_docs_walkthrough_with_generated_profiles_watches_the_notification_by_sqs(
+    tmp_path: Path,
+) -> None:
+    """docs/local-aws.md, "A consumer connects, the provider accepts": the profiles written by
+    --aws-config, SQS commands with --endpoint-url (the CLI's SQS client ignores the profile's),
+    and a subscription whose queue does not exist that fails no call."""
+    environment = _clean_environment(tmp_path)
+    config = tmp_path / "generated-config"
+    served = _start_serve(
+        ["--port", "0", "--world", str(WORLD), "--aws-config", str(config)], environment
+    )
+    environment["AWS_CONFIG_FILE"] = str(config)
+    topic = f"arn:aws:sns:us-east-1:{PROVIDER}:privatelink-connections"
+
+    def aws(profile: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AWS_CLI), *arguments, "--profile", profile, "--output", "text"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_SECONDS,
+            check=False,
+        )
+
+    try:
+        sqs = ["--endpoint-url", served.url]
+        queue = aws("platform-provider", "sqs", "create-queue", "--queue-name", "watch", *sqs,
+                    "--query", "QueueUrl")  # fmt: skip
+        for name in ("gone", "watch"):  # a queue that was never created, then the real one
+            subscribed = aws("platform-provider", "sns", "subscribe", "--topic-arn", topic,
+                             "--protocol", "sqs", "--notification-endpoint",
+                             f"arn:aws:sqs:us-east-1:{PROVIDER}:{name}")  # fmt: skip
+            assert subscribed.returncode == 0, subscribed.stderr
+        subnet = aws("payments-prod", "ec2", "describe-subnets", "--filters",
+                     "Name=vpc-id,Values=vpc-0abc1234def567890", "Name=tag:Name,Values=a",
+                     "--query", "Subnets[0].SubnetId")  # fmt: skip
+        created = aws("payments-prod", "ec2", "create-vpc-endpoint", "--vpc-endpoint-type",
+                      "Interface", "--vpc-id", "vpc-0abc1234def567890", "--subnet-ids",
+                      subnet.stdout.strip(), "--service-name", ORDERS_NAME,
+                      "--query", "VpcEndpoint.VpcEndpointId")  # fmt: skip
+        received = aws("platform-provider", "sqs", "receive-message", *sqs, "--queue-url",
+                       queue.stdout.strip(), "--query", "Messages[0].Body")  # fmt: skip
+    finally:
+        code, _ = _stop(served, signal.SIGTERM)
+    assert queue.stdout.strip() == f"{served.url}/{PROVIDER}/watch", queue.stderr
+    assert created.returncode == 0, created.stderr
+    endpoint_id = created.stdout.strip()
+    assert endpoint_id.startswith("vpce-")
+    message = json.loads(json.loads(received.stdout)["Message"])
+    assert (message["endpointId"], message["eventType"]) == (endpoint_id, "Connect")
+    assert code == 0
+
+
 def test_serve_with_an_invalid_world_exits_1(tmp_path: Path) -> None:
     world = tmp_path / "bad.yaml"
     world.write_text("version: 1\nprovider: {account: 999988887777}\n")
@@ -314,8 +367,10 @@ def test_serve_with_an_invalid_world_exits_1(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert "bad.yaml" in done.stderr
-    assert "quote account IDs" in done.stderr
+    assert done.stderr.strip() == (
+        f"{world}:2: provider.account: 999988887777 was read by YAML as the number "
+        '999988887777; quote it: "999988887777"'
+    )
 
 
 def test_serve_on_a_port_in_use_exits_1(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def test_install_is_idempotent_and_marks_every_patch() -> None:
         (moto.vpc_backend_class(), "create_vpc_endpoint"),
         (moto.vpc_backend_class(), "delete_vpc_endpoints"),
         (moto.base_response_class(), "call_action"),
+        (moto.sns_subscription_class(), "publish"),
     ]:
         assert getattr(getattr(owner, name), PATCH_MARK)
         assert getattr(owner, name).__wrapped__ is not None
@@ -240,6 +241,23 @@ def test_seeding_makes_generated_ids_repeatable() -> None:
     moto.seed_random(7)
     assert moto.random_hex(17) == first
     assert len(first) == 17
+
+
+def test_sns_subscriptions_deliver_through_publish_and_fail_with_the_named_errors(
+    bare_aws: LocalAws,
+) -> None:
+    # The extension catches delivery_errors() around Subscription.publish: that method must
+    # still be where moto delivers, and a missing queue must raise one of those errors.
+    from moto.sns.models import sns_backends
+
+    sns = bare_aws.client("sns", ACCOUNT, REGION)
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:absent")
+    (subscription,) = sns_backends[ACCOUNT][REGION].list_subscriptions_by_topic(topic)[0]
+    original = moto.sns_subscription_class().publish.__wrapped__
+
+    with pytest.raises(moto.delivery_errors()):
+        original(subscription, "hello", "message-id")
 
 
 def test_sns_publish_reaches_a_subscribed_queue(bare_aws: LocalAws) -> None:

@@ -278,3 +278,30 @@ def test_deleted_topic_loses_the_message_but_not_the_action(
     assert endpoint.state == "pendingAcceptance"
     (delivery,) = [d for d in local_aws.deliveries if d.event.endpoint_id == endpoint.id]
     assert (delivery.message_id, delivery.error) == (None, "topic not found")
+
+
+def test_a_subscription_whose_queue_is_gone_fails_no_api_call_and_starves_no_other(
+    local_aws: LocalAws,
+) -> None:
+    # Given the service's topic with a subscription to a queue that does not exist, before a
+    # working one (AWS delivers to each subscription on its own, after the call succeeded)
+    topic = local_aws.world.services["orders-api"].notify_topic_arn
+    assert topic is not None
+    absent = f"arn:aws:sqs:us-east-1:{PROVIDER}:watch"
+    local_aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=absent)
+    inbox = subscribe_inbox(local_aws, topic)
+
+    # When a consumer creates an endpoint (its Connect notification goes to that topic) and
+    # someone publishes to the topic directly
+    (endpoint,) = local_aws.create_endpoints(["payments-orders"])
+    local_aws.client("sns").publish(TopicArn=topic, Message="hello")
+
+    # Then both calls succeed, the working subscription hears both, and the loss is recorded
+    assert endpoint.state == "pendingAcceptance"
+    assert [m["Message"] for m in inbox.receive(2)][1] == "hello"
+    failures = local_aws.delivery_failures
+    assert [(f.topic_arn, f.protocol, f.endpoint) for f in failures] == [
+        (topic, "sqs", absent),
+        (topic, "sqs", absent),
+    ]
+    assert "NonExistentQueue" in failures[0].error or "QueueDoesNotExist" in failures[0].error

@@ -99,8 +99,53 @@ def test_invalid_world_is_refused_with_a_message_that_says_where(text: str, mess
 
 
 def test_world_that_is_not_a_mapping_is_refused() -> None:
-    with pytest.raises(WorldError, match="mapping"):
+    with pytest.raises(WorldError, match="not a world file"):
         parse_world("- just\n- a list\n")
+
+
+def test_a_policy_file_given_as_a_world_is_named_for_what_it_is() -> None:
+    policy = "version: 1\nservices: ['*']\ndefault: hold\nrules: []\n"
+
+    with pytest.raises(WorldError) as caught:
+        parse_world(policy, "policy.yaml")
+
+    assert str(caught.value).startswith("policy.yaml:1: not a world file (it looks like a policy")
+
+
+def test_an_unquoted_account_is_reported_on_its_own_line_not_where_the_number_first_appears() -> (
+    None
+):
+    # Given the account's digits on line 13 (in an ARN), and the unquoted account on line 15
+    text = _edit(
+        "  services: [{name: svc, load_balancers: [nlb]}]",
+        "  services:\n    - name: svc\n      load_balancers: [nlb]\n"
+        '      allowed_principals: ["arn:aws:iam::111122223333:root"]',
+    ).replace('account: "111122223333"\n    name', "account: 111122223333\n    name")
+    lines = text.splitlines()
+    assert "111122223333:root" in lines[13 - 1]
+    assert lines[15 - 1].endswith("account: 111122223333")
+
+    # When it is read
+    with pytest.raises(WorldError) as caught:
+        parse_world(text, "world.yaml")
+
+    # Then the problem names line 15, in the words of policy errors
+    assert str(caught.value) == (
+        "world.yaml:15: accounts[0].account: 111122223333 was read by YAML as the number"
+        ' 111122223333; quote it: "111122223333"'
+    )
+
+
+def test_world_errors_are_path_line_message_in_the_projects_words() -> None:
+    text = _edit("    name: consumer", "    name: consumer\n    colour: blue")
+
+    with pytest.raises(WorldError) as caught:
+        parse_world(text, "world.yaml")
+
+    assert str(caught.value) == (
+        "world.yaml:14: accounts[0]: unknown key 'colour' (allowed here: account, name, email,"
+        " ou, region, tags, vpcs)"
+    )
 
 
 def test_missing_world_file_is_refused(tmp_path: Path) -> None:

@@ -28,7 +28,6 @@ from notify_world import (
     SLACK_PATH,
     TEAMS_PATH,
     CaptureServer,
-    FakeLambdaContext,
     NotifyWorld,
     serving_capture,
     write_policy,
@@ -37,6 +36,7 @@ from notify_world import (
 from acceptor.aws.clients import use_clients
 from acceptor.handlers import notify as notify_handler
 from acceptor.policy.loader import cached_policy
+from helpers.aws import FAKE_CREDENTIALS, LambdaContext
 from integration.stack_tables import create_table
 
 
@@ -57,9 +57,7 @@ def notify_world(
     capture: CaptureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[NotifyWorld]:
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "MOTO_ACCOUNT_ID": PROVIDER,
@@ -116,8 +114,12 @@ def notify_world(
 
 
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    return LambdaContext(
+        function_name="privatelink-acceptor-NotifyFunction",
+        memory_limit_in_mb=256,
+        remaining_ms=30_000,
+    )
 
 
 @pytest.fixture

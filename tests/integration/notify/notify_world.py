@@ -163,20 +163,6 @@ def write_policy(folder: Path) -> None:
     (folder / "audit.yaml").write_text(yaml.safe_dump(audit, sort_keys=False))
 
 
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    function_name: str = "privatelink-acceptor-NotifyFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:{PROVIDER}:function:privatelink-acceptor-NotifyFunction"
-    )
-    aws_request_id: str = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def event_file(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return loaded

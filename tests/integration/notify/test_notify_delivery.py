@@ -16,7 +16,6 @@ from notify_world import (
     SERVICE,
     SLACK_PATH,
     TEAMS_PATH,
-    FakeLambdaContext,
     NotifyWorld,
     event_file,
     slack_fields,
@@ -26,6 +25,7 @@ from acceptor.aws.clients import default_clients
 from acceptor.handlers.notify import handler
 from acceptor.notify.errors import DeliveryFailed
 from acceptor.security_groups.model import FINDINGS, Finding, GroupOutcome, GroupStatus, Report
+from helpers.aws import LambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def decided_accept() -> dict[str, Any]:
 
 
 def test_decision_posts_block_kit_to_slack_and_an_adaptive_card_to_teams(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     result = handler(decided_accept(), lambda_context)
 
@@ -59,7 +59,7 @@ def test_decision_posts_block_kit_to_slack_and_an_adaptive_card_to_teams(
 
 
 def test_state_change_posts_detail_to_the_webhook_and_publishes_text_to_sns(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     result = handler(event_file("notify-state-changed-deleted.json"), lambda_context)
 
@@ -77,7 +77,7 @@ def test_state_change_posts_detail_to_the_webhook_and_publishes_text_to_sns(
 
 
 def test_dry_run_decision_is_notified_with_its_marker(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     handler(event_file("notify-decided-reject-dry-run.json"), lambda_context)
 
@@ -90,7 +90,7 @@ def test_dry_run_decision_is_notified_with_its_marker(
 
 
 def test_duplicate_event_posts_once(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     event = decided_accept()
 
@@ -108,7 +108,7 @@ def test_duplicate_event_posts_once(
 
 
 def test_server_error_raises_and_the_retry_posts_only_the_failed_channel(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     notify_world.capture.answers[TEAMS_PATH] = (500, "internal error", 0.0)
 
@@ -130,7 +130,7 @@ def test_server_error_raises_and_the_retry_posts_only_the_failed_channel(
 
 
 def test_redirect_is_a_failure_not_a_delivery(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     notify_world.capture.answers[SLACK_PATH] = (302, "", 0.0)
 
@@ -141,7 +141,7 @@ def test_redirect_is_a_failure_not_a_delivery(
 
 
 def test_slow_webhook_times_out_and_fails_that_channel(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    notify_world: NotifyWorld, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "0.3")
     notify_world.capture.answers[SLACK_PATH] = (200, "ok", 1.0)
@@ -156,7 +156,7 @@ def test_slow_webhook_times_out_and_fails_that_channel(
 
 
 def test_missing_parameter_fails_its_channel_naming_the_parameter(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     boto3.client("ssm", region_name=REGION).delete_parameter(
         Name="/privatelink-acceptor/teams-payments"
@@ -175,7 +175,7 @@ def test_missing_parameter_fails_its_channel_naming_the_parameter(
 
 
 def test_webhook_url_is_read_once_and_then_served_from_the_cache(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     reads: list[str] = []
     client = default_clients().client("secretsmanager")
@@ -194,7 +194,7 @@ def test_webhook_url_is_read_once_and_then_served_from_the_cache(
 
 def test_logs_never_contain_a_webhook_url(
     notify_world: NotifyWorld,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
     function_logs: io.StringIO,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
@@ -217,7 +217,7 @@ def test_logs_never_contain_a_webhook_url(
 
 
 def test_security_group_warning_is_posted_and_a_clean_update_is_not(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     def updated(findings: tuple[Finding, ...], status: GroupStatus) -> dict[str, Any]:
         report = Report(

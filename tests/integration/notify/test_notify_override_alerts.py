@@ -12,7 +12,6 @@ from notify_world import (
     REGION,
     SERVICE,
     SLACK_PATH,
-    FakeLambdaContext,
     NotifyWorld,
     event_file,
     slack_fields,
@@ -20,12 +19,13 @@ from notify_world import (
 
 from acceptor.handlers import notify as notify_handler
 from acceptor.handlers.notify import MissingIdempotencyTable, handler
+from helpers.aws import LambdaContext
 
 pytestmark = pytest.mark.integration
 
 
 def test_accept_by_another_principal_alerts_every_governing_channel_and_the_stack_topic(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     result = handler(event_file("cloudtrail-accept-by-console-user.json"), lambda_context)
 
@@ -47,7 +47,7 @@ def test_accept_by_another_principal_alerts_every_governing_channel_and_the_stac
 
 
 def test_accept_by_the_acceptors_role_does_not_alert(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     result = handler(event_file("cloudtrail-accept-by-acceptor.json"), lambda_context)
 
@@ -57,7 +57,7 @@ def test_accept_by_the_acceptors_role_does_not_alert(
 
 
 def test_override_on_an_unmanaged_service_is_ignored(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     event = event_file("cloudtrail-accept-by-console-user.json")
     request = event["detail"]["requestParameters"]["AcceptVpcEndpointConnectionsRequest"]
@@ -70,7 +70,7 @@ def test_override_on_an_unmanaged_service_is_ignored(
 
 
 def test_override_without_any_file_channel_still_reaches_the_stack_topic(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     (notify_world.policy_dir / "audit.yaml").unlink()
     event = event_file("cloudtrail-modify-permissions-by-console-user.json")
@@ -89,7 +89,7 @@ def test_override_without_any_file_channel_still_reaches_the_stack_topic(
 
 
 def test_duplicate_cloudtrail_delivery_alerts_once(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext
+    notify_world: NotifyWorld, lambda_context: LambdaContext
 ) -> None:
     event = event_file("cloudtrail-accept-by-console-user.json")
 
@@ -102,7 +102,7 @@ def test_duplicate_cloudtrail_delivery_alerts_once(
 
 
 def test_account_name_from_organizations_is_shown_when_access_is_on(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    notify_world: NotifyWorld, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     organizations = boto3.client("organizations", region_name=REGION)
     organizations.create_organization(FeatureSet="ALL")
@@ -119,7 +119,7 @@ def test_account_name_from_organizations_is_shown_when_access_is_on(
 
 
 def test_account_name_lookup_failure_notifies_with_the_id_alone(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    notify_world: NotifyWorld, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No organization exists in this local AWS: DescribeAccount fails.
     monkeypatch.setenv("ORGANIZATIONS_ACCESS", "true")
@@ -133,7 +133,7 @@ def test_account_name_lookup_failure_notifies_with_the_id_alone(
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_missing_idempotency_table_refuses_to_notify(
-    notify_world: NotifyWorld, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    notify_world: NotifyWorld, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("IDEMPOTENCY_TABLE")
     notify_handler.dependencies.cache_clear()

@@ -25,11 +25,10 @@ from acceptor.aws.clients import use_clients
 from acceptor.handlers import security_groups as sg_handler
 from acceptor_tools.local_aws.extension import install
 from acceptor_tools.replay.runtime import LambdaContext
+from helpers.aws import FAKE_CREDENTIALS
 
 ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    **FAKE_CREDENTIALS,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "MOTO_ACCOUNT_ID": PROVIDER,

@@ -39,7 +39,11 @@ CONSUMER = "111122223333"
 REGION = "us-east-1"
 EXTERNAL_ID = "acceptor-external-id-7f3a"
 ROLE_NAME = "PrivateLinkAcceptorConsumer"
-FUNCTION_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-SecurityGroupsFunctionRole-X1Y2"
+# Under the role path template.yaml gives SecurityGroupsFunction (the consumer roles trust it).
+FUNCTION_ROLE = (
+    f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor/privatelink-acceptor/security-groups/"
+    "privatelink-acceptor-SecurityGroupsFunctionRole-X1Y2"
+)
 RULE_TABLE = "privatelink-acceptor-security-group-rules"
 DECISION_TABLE = "privatelink-acceptor-decisions"
 BUS = "privatelink-acceptor"
@@ -78,8 +82,9 @@ def account_session(account: str, region: str = REGION) -> boto3.session.Session
 
 
 def render_consumer_role(account: str, **parameters: Any) -> dict[str, Any]:
-    """consumer-role.yaml resolved as CloudFormation would for `account`: role name, trust
-    policy and every inline policy that exists under the parameters' conditions."""
+    """consumer-role.yaml resolved as CloudFormation would for `account`: the read role's name,
+    trust policy and inline policies, and the same for the write role under `write` (None when
+    writes are not allowed)."""
     # cfn-lint's decoder, not samcli's yaml_parse, which changes PyYAML for the whole process.
     template, problems = decode(str(ROOT / "consumer-role.yaml"))
     assert not problems, problems
@@ -90,29 +95,42 @@ def render_consumer_role(account: str, **parameters: Any) -> dict[str, Any]:
         if "Default" in spec
     }
     values.update({"AcceptorAccountId": PROVIDER, "ExternalId": EXTERNAL_ID}, **parameters)
-    if isinstance(values["AcceptorRoleNames"], str):
-        values["AcceptorRoleNames"] = values["AcceptorRoleNames"].split(",")
     resolver = Resolver(template, values, account=account, region=REGION, stack="consumer-role")
-    role = resolver.resolve(template["Resources"]["ConsumerRole"]["Properties"])
-    policies = {p["PolicyName"]: p["PolicyDocument"] for p in role.get("Policies", [])}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::IAM::RolePolicy" and resolver.exists(logical_id):
-            props = resolver.resolve(resource["Properties"])
-            policies[props["PolicyName"]] = props["PolicyDocument"]
-    trust = role["AssumeRolePolicyDocument"]
-    return {"name": role["RoleName"], "trust": trust, "policies": policies}
+    rendered: dict[str, Any] = {"write": None}
+    for logical_id in ("ConsumerRole", "ConsumerWriteRole"):
+        if not resolver.exists(logical_id):
+            continue
+        role = resolver.resolve(template["Resources"][logical_id]["Properties"])
+        policies = {p["PolicyName"]: p["PolicyDocument"] for p in role.get("Policies", [])}
+        for policy_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::IAM::RolePolicy" or not resolver.exists(policy_id):
+                continue
+            if resource["Properties"]["RoleName"] == {"Ref": logical_id}:
+                props = resolver.resolve(resource["Properties"])
+                policies[props["PolicyName"]] = props["PolicyDocument"]
+        found = {
+            "name": role["RoleName"],
+            "trust": role["AssumeRolePolicyDocument"],
+            "policies": policies,
+        }
+        if logical_id == "ConsumerRole":
+            rendered.update(found)
+        else:
+            rendered["write"] = found
+    return rendered
 
 
 def deploy_consumer_role(account: str, **parameters: Any) -> dict[str, Any]:
     rendered = render_consumer_role(account, **parameters)
     iam = account_session(account).client("iam")
-    iam.create_role(
-        RoleName=rendered["name"], AssumeRolePolicyDocument=json.dumps(rendered["trust"])
-    )
-    for name, document in rendered["policies"].items():
-        iam.put_role_policy(
-            RoleName=rendered["name"], PolicyName=name, PolicyDocument=json.dumps(document)
-        )
+    for role in [rendered, rendered["write"]]:
+        if role is None:
+            continue
+        iam.create_role(RoleName=role["name"], AssumeRolePolicyDocument=json.dumps(role["trust"]))
+        for name, document in role["policies"].items():
+            iam.put_role_policy(
+                RoleName=role["name"], PolicyName=name, PolicyDocument=json.dumps(document)
+            )
     return rendered
 
 

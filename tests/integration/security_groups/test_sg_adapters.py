@@ -23,6 +23,7 @@ from acceptor.security_groups.model import (
     GroupRecord,
     Permission,
 )
+from helpers.aws import FAKE_CREDENTIALS
 from integration.stack_tables import create_table
 
 pytestmark = pytest.mark.integration
@@ -35,8 +36,7 @@ TABLE = "rules"
 @pytest.fixture
 def ec2(monkeypatch: pytest.MonkeyPatch, clean_aws_environment: None) -> Iterator[Any]:
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **FAKE_CREDENTIALS,
         "AWS_DEFAULT_REGION": REGION,
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }.items():

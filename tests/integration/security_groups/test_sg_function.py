@@ -352,8 +352,9 @@ def test_a_consumer_endpoint_in_another_region_is_read_and_patched_there(
     world: SgWorld, invoke: Invoke
 ) -> None:
     # Given: the service also serves eu-west-1, where the consumer has its endpoint
-    # (cross-region PrivateLink), and the provider accepted it
-    deploy_consumer_role(CONSUMER, AllowSecurityGroupWrites="true")
+    # (cross-region PrivateLink), the consumer's write role serves that region, and the
+    # provider accepted it
+    deploy_consumer_role(CONSUMER, AllowSecurityGroupWrites="true", WriteRegion="eu-west-1")
     world.provider_ec2.modify_vpc_endpoint_service_configuration(
         ServiceId=world.service_id, AddSupportedRegions=["eu-west-1"]
     )
@@ -413,12 +414,17 @@ def test_every_call_is_one_the_roles_grant(world: SgWorld, invoke: Invoke) -> No
         CONSUMER, AllowSecurityGroupWrites="true", SecurityGroupWriteScope="account"
     )
     granted = {
-        action
-        for document in rendered["policies"].values()
-        for statement in document["Statement"]
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
+        f"arn:aws:iam::{CONSUMER}:role/{role['name']}": {
+            action
+            for document in role["policies"].values()
+            for statement in document["Statement"]
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        }
+        for role in (rendered, rendered["write"])
     }
     world.consumer_ec2.create_network_interface(
         SubnetId=world.consumer_subnet, Groups=[world.endpoint_group]
@@ -436,7 +442,38 @@ def test_every_call_is_one_the_roles_grant(world: SgWorld, invoke: Invoke) -> No
 
     # Then
     provider = {c.action for c in world.clients.calls if c.caller == "provider"}
-    consumer = {c.action for c in world.clients.calls if c.caller != "provider"}
     assert provider == PROVIDER_ACTIONS
-    assert consumer <= granted
-    assert {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"} <= consumer
+    by_role = {
+        role: {c.action for c in world.clients.calls if c.caller == role} for role in granted
+    }
+    for role, actions in by_role.items():
+        assert actions <= granted[role], role
+    read_role, write_role = granted
+    assert by_role[write_role] >= {
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
+    }
+    assert not {a for a in by_role[read_role] if not a.startswith("ec2:Describe")}, (
+        "the read role only reads"
+    )
+
+
+def test_with_the_read_role_only_the_endpoint_group_is_not_changed_and_says_why(
+    world: SgWorld, invoke: Invoke
+) -> None:
+    # Given: the consumer deployed consumer-role.yaml without writes (no write role)
+    deploy_consumer_role(CONSUMER)
+
+    # When
+    result = invoke(world.decided())
+
+    # Then: the read role was used to read; nothing was written through it
+    assert world.ingress(world.consumer_ec2, world.endpoint_group) == []
+    assert world.clients.assumed == [f"arn:aws:iam::{CONSUMER}:role/PrivateLinkAcceptorConsumer"]
+    consumer_writes = {
+        c.action
+        for c in world.clients.calls
+        if c.caller != "provider" and not c.action.startswith("ec2:Describe")
+    }
+    assert consumer_writes == set()
+    assert "access-denied" in codes(result), "the unopened endpoint group is reported"

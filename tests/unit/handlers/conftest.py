@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from handler_fakes import LambdaContext
 
 from acceptor.aws.clients import use_clients
 from acceptor.flows.telemetry import logger
 from acceptor.policy.loader import cached_policy
+from helpers.aws import FAKE_CREDENTIALS, LambdaContext
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +22,7 @@ def _offline(socket_disabled: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
     for name, value in {
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        **FAKE_CREDENTIALS,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "PrivateLinkAcceptor",
     }.items():

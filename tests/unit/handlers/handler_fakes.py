@@ -3,9 +3,7 @@ implement the ports of `acceptor.flows.decide.ports`, so flows take them as they
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,19 +18,6 @@ from acceptor.decision.records import RevocationNotice
 from acceptor.flows.decide import ports
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "privatelink-acceptor-DecideFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:999988887777:function:privatelink-acceptor-DecideFunction"
-    )
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def write_policy(folder: Path, text: str) -> str:
@@ -65,6 +50,19 @@ class FakeEc2:
             for e in endpoint_ids
             if e in self.connections_by_id
             and (service_id is None or self.connections_by_id[e].service_id == service_id)
+        }
+
+    def find(
+        self, endpoint_ids: Sequence[str], service_ids: Collection[str] | None
+    ) -> dict[str, Any]:
+        self.calls.append(("find", ",".join(sorted(service_ids or ["*"])), tuple(endpoint_ids)))
+        if self.describe_error is not None:
+            raise self.describe_error
+        return {
+            e: self.connections_by_id[e]
+            for e in endpoint_ids
+            if e in self.connections_by_id
+            and (service_ids is None or self.connections_by_id[e].service_id in service_ids)
         }
 
     def list_connections(self, service_id: str, state: str) -> Iterator[Connection]:

@@ -7,31 +7,28 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
+from acceptor.aws import clients as clients_module
 from acceptor.aws.bus import MAX_BYTES, Bus, EventsNotPut
 from acceptor.aws.clients import AwsClients
-from acceptor.aws.consumer import ConsumerReader, vpc_cidrs
+from acceptor.aws.consumer import ConsumerReader, FactsCache, vpc_cidrs
 from acceptor.aws.decision_log import DecisionLog, DecisionsNotWritten
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.errors import AccessDenied, AwsError, NotFound, Throttled, translate
 from acceptor.aws.organizations import OrganizationsReader
 from acceptor.contract import RequestedDetail, requested
 from acceptor.decision.gather import NO_CONSUMER_ROLE, NO_ORGANIZATIONS_ACCESS
+from helpers.aws import fake_session
 
 NOW = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
 
 
 def clients() -> AwsClients:
-    return AwsClients(
-        boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        )
-    )
+    return AwsClients(fake_session())
 
 
 @pytest.fixture
@@ -243,6 +240,84 @@ def test_connections_are_reread_by_service_and_endpoint(aws: AwsClients) -> None
     assert found["vpce-00000001"].region == "us-west-2"
 
 
+def _connection(endpoint_id: str) -> dict[str, Any]:
+    return {
+        "ServiceId": SERVICE,
+        "VpcEndpointId": endpoint_id,
+        "VpcEndpointOwner": "111122223333",
+        "VpcEndpointState": "available",
+        "CreationTimestamp": NOW,
+    }
+
+
+@pytest.mark.parametrize("code", ["InvalidFilter", "InvalidParameterValue"])
+def test_a_refused_endpoint_filter_falls_back_to_every_page_of_the_service(
+    aws: AwsClients, code: str
+) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    by_service = {"Filters": [{"Name": "service-id", "Values": [SERVICE]}], "MaxResults": 1000}
+    for stubber in stubbed(aws.ec2()):
+        # Given: AWS refuses the vpc-endpoint-id filter, and the service's list has two pages
+        stubber.add_client_error("describe_vpc_endpoint_connections", code, "no such filter")
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000001")], "NextToken": "page-2"},
+            by_service,
+        )
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000002")]},
+            {**by_service, "NextToken": "page-2"},
+        )
+        # and a second re-read goes straight to the listing
+        stubber.add_response(
+            "describe_vpc_endpoint_connections",
+            {"VpcEndpointConnections": [_connection("vpce-00000001")]},
+            by_service,
+        )
+
+        # When
+        first = ec2.connections(SERVICE, ["vpce-00000002", "vpce-00000009"])
+        second = ec2.connections(SERVICE, ["vpce-00000001"])
+
+    # Then: matched in code, on the last page too; the absent one is absent
+    assert list(first) == ["vpce-00000002"]
+    assert list(second) == ["vpce-00000001"]
+    assert ec2.endpoint_filter_refused
+
+
+def test_another_describe_error_is_not_taken_for_a_refused_filter(aws: AwsClients) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    for stubber in stubbed(aws.ec2()):
+        stubber.add_client_error("describe_vpc_endpoint_connections", "UnauthorizedOperation")
+
+        with pytest.raises(AwsError) as raised:
+            ec2.connections(SERVICE, ["vpce-00000001"])
+
+    assert raised.value.code == "UnauthorizedOperation"
+    assert not ec2.endpoint_filter_refused
+
+
+def test_more_services_than_a_filter_takes_are_read_in_chunks(aws: AwsClients) -> None:
+    ec2 = ProviderEc2(aws.ec2(), "us-east-1")
+    services = [f"vpce-svc-{n:017x}" for n in range(250)]
+    for stubber in stubbed(aws.ec2()):
+        for chunk in (services[:200], services[200:]):
+            stubber.add_response(
+                "describe_vpc_endpoint_connections",
+                {"VpcEndpointConnections": []},
+                {
+                    "Filters": [
+                        {"Name": "vpc-endpoint-id", "Values": ["vpce-00000001"]},
+                        {"Name": "service-id", "Values": chunk},
+                    ],
+                    "MaxResults": 1000,
+                },
+            )
+
+        assert ec2.find(["vpce-00000001"], services) == {}
+
+
 def test_accept_reports_unsuccessful_items_by_endpoint(aws: AwsClients) -> None:
     ec2 = ProviderEc2(aws.ec2(), "us-east-1")
     for stubber in stubbed(aws.ec2()):
@@ -409,6 +484,37 @@ def test_vpc_cidrs_leave_out_blocks_being_removed() -> None:
     assert vpc_cidrs(vpc) == ("10.0.0.0/16",)
 
 
+def test_consumer_facts_are_read_again_once_their_time_to_live_has_passed() -> None:
+    # Given a cache whose facts live 60 s, holding facts read at t=0
+    now = [0.0]
+    cache = FactsCache(ttl_seconds=60, clock=lambda: now[0])
+    cache.put(("111122223333", "vpce-00000001"), "read at 0")
+
+    # When 59 s and then 61 s have passed
+    now[0] = 59.0
+    fresh = cache.get(("111122223333", "vpce-00000001"))
+    now[0] = 61.0
+    stale = cache.get(("111122223333", "vpce-00000001"))
+
+    # Then the facts are served, then gone
+    assert (fresh, stale) == ("read at 0", None)
+
+
+def test_consumer_facts_cache_keeps_at_most_its_size_dropping_the_least_recently_used() -> None:
+    cache = FactsCache(max_entries=2)
+    cache.put(("a", "1"), 1)
+    cache.put(("a", "2"), 2)
+    cache.get(("a", "1"))
+    cache.put(("a", "3"), 3)
+
+    assert (len(cache), cache.get(("a", "1")), cache.get(("a", "2")), cache.get(("a", "3"))) == (
+        2,
+        1,
+        None,
+        3,
+    )
+
+
 # organizations
 
 
@@ -436,7 +542,9 @@ def test_ou_path_runs_from_the_root_and_parents_are_asked_once(aws: AwsClients) 
     assert second.ou_path == first.ou_path
 
 
-def test_an_account_outside_the_organization_has_an_unknown_path(aws: AwsClients) -> None:
+def test_an_account_outside_the_organization_has_an_unknown_path_said_in_words(
+    aws: AwsClients,
+) -> None:
     reader = OrganizationsReader(aws)
     for stubber in stubbed(aws.organizations()):
         stubber.add_client_error("list_parents", "ChildNotFoundException", "not a member")
@@ -444,19 +552,41 @@ def test_an_account_outside_the_organization_has_an_unknown_path(aws: AwsClients
         found = reader.ou_path("777788889999")
 
     assert found.ou_path is None
-    assert "ChildNotFoundException" in found.reason
+    assert found.reason == "account 777788889999 is not a member of this organization"
+
+
+def test_an_organizations_error_without_words_keeps_its_code(aws: AwsClients) -> None:
+    reader = OrganizationsReader(aws)
+    for stubber in stubbed(aws.organizations()):
+        stubber.add_client_error("list_parents", "InvalidInputException", "bad input")
+
+        found = reader.ou_path("777788889999")
+
+    assert found.ou_path is None
+    assert "(InvalidInputException)" in found.reason
 
 
 # assumed roles
 
 
-def test_an_assumed_role_is_reused_until_its_credentials_near_their_end(aws: AwsClients) -> None:
-    credentials = {
-        "AccessKeyId": "AKIAEXAMPLE1234567",
+def _credentials(key: str) -> dict[str, Any]:
+    return {
+        "AccessKeyId": key,
         "SecretAccessKey": "secret",
         "SessionToken": "token",
         "Expiration": NOW + timedelta(hours=1),
     }
+
+
+def _access_key(assumed: AwsClients) -> str:
+    credentials = assumed.session.get_credentials()
+    assert credentials is not None
+    return credentials.access_key
+
+
+def test_assumed_role_credentials_are_reused_until_near_their_end_but_clients_are_new(
+    aws: AwsClients,
+) -> None:
     arn = "arn:aws:iam::111122223333:role/Read"
     for stubber in stubbed(aws.sts()):
         expected = {
@@ -465,8 +595,8 @@ def test_an_assumed_role_is_reused_until_its_credentials_near_their_end(aws: Aws
             "DurationSeconds": 3600,
             "ExternalId": "external",
         }
-        stubber.add_response("assume_role", {"Credentials": credentials}, expected)
-        stubber.add_response("assume_role", {"Credentials": credentials}, expected)
+        for key in ("ASIAFIRST0000000", "ASIASECOND000000"):
+            stubber.add_response("assume_role", {"Credentials": _credentials(key)}, expected)
 
         def assume(minutes: int) -> AwsClients:
             at = NOW + timedelta(minutes=minutes)
@@ -474,5 +604,56 @@ def test_an_assumed_role_is_reused_until_its_credentials_near_their_end(aws: Aws
 
         first, later, near_end = assume(0), assume(30), assume(55)
 
-    assert later is first
-    assert near_end is not first
+    assert later is not first
+    assert [_access_key(a) for a in (first, later, near_end)] == [
+        "ASIAFIRST0000000",
+        "ASIAFIRST0000000",
+        "ASIASECOND000000",
+    ]
+
+
+def test_assumed_role_credentials_are_bounded_least_recently_used_dropped(
+    aws: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given room for the credentials of two roles
+    monkeypatch.setattr(clients_module, "MAX_ROLE_CREDENTIALS", 2)
+    arns = [f"arn:aws:iam::11112222333{n}:role/Read" for n in range(3)]
+    for stubber in stubbed(aws.sts()):
+        for n in (0, 1, 2, 0):
+            stubber.add_response("assume_role", {"Credentials": _credentials(f"ASIA{n:012d}")})
+
+        # When three roles are assumed, then the first again
+        keys = [
+            _access_key(aws.assume_role(arns[n], session_name="acceptor", now=NOW))
+            for n in (0, 1, 2, 0)
+        ]
+
+    # Then the first role's credentials had been dropped and were asked for again
+    assert keys == [f"ASIA{n:012d}" for n in (0, 1, 2, 0)]
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("cn-north-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-iso-b"),
+    ],
+)
+def test_the_partition_of_a_region_comes_from_botocore(region: str, partition: str) -> None:
+    assert clients_module.partition_of(region) == partition
+
+
+def test_a_consumer_role_in_an_isolated_region_is_named_in_its_partition() -> None:
+    # Given clients in us-iso-east-1 that record the role they are asked to assume
+    roles = RoleClients({"arn:aws-iso:iam::111122223333:role/Read": clients()})
+    roles._session = fake_session("us-iso-east-1")
+    reader = ConsumerReader(roles, "Read", None)
+
+    # When the consumer role is assumed
+    reader.session("111122223333")
+
+    # Then its ARN is in the aws-iso partition
+    assert roles.assumed == [("arn:aws-iso:iam::111122223333:role/Read", None)]

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handler_fakes import LambdaContext
-from pydantic import ValidationError
 
 from acceptor.handlers import decide, ingest, reconcile
 from acceptor.notification import UnparseableNotification
 from acceptor.policy.errors import PolicyValidationError
+from helpers.aws import LambdaContext
 
 EVENTS = Path(__file__).parents[3] / "events"
 
@@ -70,6 +69,8 @@ def test_ingest_unparseable_notification_raises_and_logs_the_body(
     assert error["body"] == sns["Records"][0]["Sns"]["Message"]
 
 
-def test_ingest_refuses_an_event_that_is_not_sns(lambda_context: LambdaContext) -> None:
-    with pytest.raises(ValidationError):
+def test_ingest_refuses_an_event_that_is_not_sns_with_the_domain_error(
+    lambda_context: LambdaContext,
+) -> None:
+    with pytest.raises(UnparseableNotification):
         ingest.handler(event("reconcile-schedule.json"), lambda_context)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -16,6 +15,7 @@ from acceptor.aws.sns_publish import SnsPublisher
 from acceptor.notify.errors import AccountNameUnavailable, PublishFailed, SecretUnavailable
 from acceptor.notify.render import TextPayload
 from acceptor.policy.model import SlackChannel, TeamsChannel
+from helpers.aws import fake_session
 
 HOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
 SLACK = SlackChannel(type="slack", webhook_secret="privatelink-acceptor/slack-ops")
@@ -24,10 +24,7 @@ TEAMS = TeamsChannel(type="teams", webhook_parameter="/privatelink-acceptor/team
 
 @pytest.fixture
 def clients() -> AwsClients:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return AwsClients(session)
+    return AwsClients(fake_session())
 
 
 class Clock:

@@ -118,3 +118,51 @@ def test_installed_acceptor_reports_an_invalid_policy_with_exit_1() -> None:
 
     assert result.returncode == 1
     assert result.stdout.startswith(f"{path}:4: rule 'no-sandboxes': security_groups is only")
+
+
+def test_check_with_the_managed_set_warns_about_unmanaged_services_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["policy", "check", "policies/examples/strict-reject-by-default.yaml", "--managed", ""]
+    )
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert [line.split(" [")[-1] for line in lines[:-1]] == [
+        "unmanaged-service]",
+        "governs-nothing]",
+    ]
+    assert lines[-1].endswith(": OK (2 warnings)")
+
+
+def test_check_with_a_world_takes_its_tagged_services_as_the_managed_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["policy", "check", "--world", "events/world.yaml"])
+
+    assert code == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_check_warns_about_an_accept_rule_the_requester_satisfies_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        'version: 1\nservices: ["*"]\nrules:\n'
+        "  - name: tagged\n    decision: accept\n    when: {tags: {env: prod}}\n"
+    )
+
+    code = main(["policy", "check", str(policy)])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{policy}:4: warning: rule 'tagged' accepts on facts the requester asserts" in out
+
+
+def test_check_refuses_a_managed_set_that_is_not_service_ids(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["policy", "check", "--managed", "svc-1"]) == 2
+    assert "not endpoint service IDs: svc-1" in capsys.readouterr().err

@@ -1,5 +1,6 @@
-"""The decision engine against docs/policy.md: every condition kind, every step of the
-decision order, unknown facts, scoping across files, and what a decision says about itself.
+"""The decision engine against docs/architecture.md, "Policy semantics and the decision order":
+every condition kind, every step of the decision order, unknown facts, scoping across files, and
+what a decision says about itself.
 
 Every test runs twice: through the compiled evaluator and through the naive oracle scan.
 """

@@ -1,5 +1,5 @@
-"""Reading facts files (DESIGN.md, "Facts file"): absent or null is unknown, {} is known-empty,
-and every bad field is named."""
+"""Reading facts files (docs/architecture.md, "Facts file"): absent or null is unknown, {} is
+known-empty, and every bad field is named."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Every way a policy can be invalid gives `path:line: message`, with the fix, and nothing loads.
 
-One fixture file per case in tests/fixtures/policies/invalid/ (the cases of DESIGN.md's
-"Validation fails ..." and a few more); cases across files live in its subfolders.
+One fixture file per case in tests/fixtures/policies/invalid/ (the cases of docs/policy.md,
+"Common mistakes and the errors they give", and a few more); cases across files live in its
+subfolders.
 """
 
 from __future__ import annotations
@@ -98,7 +99,19 @@ CASES: dict[str, tuple[int, str]] = {
         "rule 'payments-prod': when: duplicate key 'accounts' (first at line 7); YAML readers "
         "silently keep only the last one",
     ),
-    "yaml-syntax-error.yaml": (6, "YAML syntax error: "),
+    "yaml-syntax-error.yaml": (
+        6,
+        "YAML syntax error: this line is not indented like the lines above it (check its "
+        'leading spaces, or a missing "-" or ":")',
+    ),
+    "alias-bomb.yaml": (
+        5,
+        "YAML aliases expand to more than 100000 values (an alias bomb?); write the values out",
+    ),
+    "yaml-unclosed-list.yaml": (
+        7,
+        'YAML syntax error: this list is not closed (a "]" is missing?)',
+    ),
     "json-syntax-error.json": (4, "JSON syntax error: Expecting property name"),
     "empty.yaml": (1, "the file is empty"),
     "not-utf8.yaml": (3, "is not UTF-8 text (byte 0xe9); save the file as UTF-8"),
@@ -354,7 +367,7 @@ INLINE_CASES: dict[str, tuple[str, int | None, str]] = {
     "two documents": (
         "version: 1\nservices: ['*']\n---\nversion: 1\n",
         3,
-        "YAML syntax error: expected a single document in the stream",
+        'YAML syntax error: a policy file holds one YAML document: remove this "---"',
     ),
     "top level a plain text": ("hello\n", 1, "the top level must be a mapping"),
     "only comments": ("# nothing yet\n", 1, "the file is empty"),

@@ -24,6 +24,7 @@ def describe_vpc_endpoint_connections(self: Any) -> Any:
         filters=self._filters_from_querystring(),
         max_results=self._get_int_param("MaxResults"),
         next_token=self._get_param("NextToken"),
+        refused=extension_state().refused_filters,
     )
     result: dict[str, Any] = {"VpcEndpointConnections": [c.to_api() for c in page]}
     if token:

@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,16 +266,27 @@ FILTERS: Mapping[str, Callable[[Connection], Iterable[str]]] = {
 }
 
 
+# How the local AWS refuses a filter it was told to refuse (`ExtensionState.refused_filters`):
+# the code other tools met for `vpc-endpoint-id` on DescribeVpcEndpointConnections.
+REFUSED_FILTER_CODE = "InvalidFilter"
+
+
 def describe(
     provider_backend: Any,
     filters: Mapping[str, Sequence[str]],
     max_results: int | None,
     next_token: str | None,
+    refused: Collection[str] = frozenset(),
 ) -> tuple[list[Connection], str | None]:
-    """A page of the connections to the caller's own services, oldest first."""
+    """A page of the connections to the caller's own services, oldest first. A filter named in
+    `refused` fails the call, as real AWS may for `vpc-endpoint-id` (docs/local-aws.md)."""
     for name in filters:
         if name not in FILTERS:
             raise moto.service_error("InvalidParameterValue", f"The filter '{name}' is invalid")
+        if name in refused:
+            raise moto.service_error(
+                REFUSED_FILTER_CODE, f"The filter '{name}' is not supported for this operation"
+            )
     limit = _page_size(max_results)
     owned = set(provider_backend.configurations)
     matching = [

@@ -28,7 +28,7 @@ from typing import Any
 from acceptor_tools.local_aws import api, connections, notifications
 from acceptor_tools.local_aws import moto_internals as moto
 from acceptor_tools.local_aws.faults import error_reply
-from acceptor_tools.local_aws.state import ExtensionState, extension_state
+from acceptor_tools.local_aws.state import DeliveryFailure, ExtensionState, extension_state
 
 PATCH_MARK = "__privatelink_extension__"
 _install_lock = threading.Lock()
@@ -56,6 +56,7 @@ def install() -> ExtensionState:
         _wrap(backend_class, "create_vpc_endpoint", _backend_create_vpc_endpoint)
         _wrap(backend_class, "delete_vpc_endpoints", _backend_delete_vpc_endpoints)
         _wrap(moto.base_response_class(), "call_action", _call_action_with_faults)
+        _wrap(moto.sns_subscription_class(), "publish", _deliver_without_failing_the_caller)
         return extension_state()
 
 
@@ -131,6 +132,27 @@ def _backend_delete_vpc_endpoints(
             connection.state = connections.DELETED
             notifications.publish(connection, "Delete", state.notifications)
     return result
+
+
+def _deliver_without_failing_the_caller(
+    original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any
+) -> None:
+    """SNS delivers after the API call that caused the message has succeeded, to each
+    subscription on its own: a queue deleted since, or an endpoint that refuses, loses that
+    one delivery (AWS retries it by its delivery policy, then drops it). moto delivers inside
+    the call instead, so a broken subscription would fail a Publish, or a CreateVpcEndpoint
+    whose connection notification goes through SNS, and starve the other subscriptions. The
+    failure is kept in `extension_state().delivery_failures` (docs/local-aws.md)."""
+    try:
+        original(self, *args, **kwargs)
+    except moto.delivery_errors() as err:
+        failure = DeliveryFailure(
+            topic_arn=str(self.topic.arn),
+            protocol=str(self.protocol),
+            endpoint=str(self.endpoint),
+            error=f"{type(err).__name__}: {err}",
+        )
+        extension_state().delivery_failures.append(failure)
 
 
 def _call_action_with_faults(original: Callable[..., Any], self: Any) -> Any:

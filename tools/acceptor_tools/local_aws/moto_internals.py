@@ -86,6 +86,23 @@ def sns_topic_exists(topic_arn: str) -> bool:
     return topic_arn in sns_backends[account][region].topics
 
 
+def sns_subscription_class() -> Any:
+    """moto's SNS subscription: its `publish` delivers one message to one endpoint (SQS, HTTP,
+    Lambda...) inside the Publish call, and a failure there fails the whole Publish."""
+    from moto.sns.models import Subscription
+
+    return Subscription
+
+
+def delivery_errors() -> tuple[type[BaseException], ...]:
+    """What a subscription's delivery raises when its endpoint refuses it: moto's service
+    errors (both of its styles: a queue that does not exist, a KMS key...) and HTTP errors."""
+    import requests
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    return (ServiceException, _RESTError, requests.RequestException)
+
+
 def sns_publish(topic_arn: str, message: str) -> str:
     """Publish as AWS itself would (no caller credentials); returns the message ID."""
     from moto.sns.models import sns_backends

@@ -122,6 +122,9 @@ def print_banner(
     else:
         write("  (profiles for an AWS CLI config file; --aws-config FILE writes them)\n\n")
         write("".join(f"  {line}\n" for line in aws_config(local, started).splitlines()))
+    # awscli 1.x puts SQS on queue.amazonaws.com unless the command names an endpoint
+    # (its "overridesslcommonname" customization), whatever the profile says.
+    write(f"SQS commands of the AWS CLI version 1 also need --endpoint-url {local.endpoint_url}\n")
     write("\nCtrl-C or SIGTERM stops the server.\n")
     out.flush()
 

@@ -33,12 +33,13 @@ import botocore.session
 from botocore.config import Config
 
 from acceptor_tools.local_aws import moto_internals as moto
+from acceptor_tools.local_aws.connections import FILTERS
 from acceptor_tools.local_aws.extension import install
 from acceptor_tools.local_aws.faults import FaultInjector
 from acceptor_tools.local_aws.notifications import Delivery, MessageShape, shape_named
 from acceptor_tools.local_aws.seed import EndpointInfo, LoadedWorld, create_endpoints, seed_world
 from acceptor_tools.local_aws.server import MotoServerThread
-from acceptor_tools.local_aws.state import extension_state
+from acceptor_tools.local_aws.state import DeliveryFailure, extension_state
 from acceptor_tools.local_aws.world import World, load_world
 
 # Any key works: moto maps unknown keys to its default account, which then assumes roles.
@@ -51,6 +52,9 @@ CLIENT_CONFIG = Config(retries={"mode": "standard"})
 # moto builds every EC2 backend with ~15,000 sample AMIs unless told not to: the world needs none,
 # and leaving them out makes a start several times faster.
 MOTO_ENVIRONMENT = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+# Comma-separated DescribeVpcEndpointConnections filters to refuse (e.g. vpc-endpoint-id), for a
+# replay or a server started by a tool that takes no option for it (docs/local-aws.md).
+REFUSE_FILTERS_VARIABLE = "LOCAL_AWS_REFUSE_FILTERS"
 
 
 class LocalAws:
@@ -66,16 +70,20 @@ class LocalAws:
         port: int = 0,
         notification_shape: str | MessageShape = "default",
         settle_seconds: float = 0.0,
+        refuse_filters: Iterable[str] = (),
     ) -> None:
         """`world`: a `World` or the path of a world file (None: an empty AWS).
         `server`: run moto's server on `host:port` (0: a free port) instead of the mock.
         `notification_shape`: body of connection notifications (`notifications.SHAPES`).
-        `settle_seconds`: how long an accepted connection stays `pending`."""
+        `settle_seconds`: how long an accepted connection stays `pending`.
+        `refuse_filters`: DescribeVpcEndpointConnections filters answered with `InvalidFilter`,
+        besides the world's `refuse_filters` and the `LOCAL_AWS_REFUSE_FILTERS` variable."""
         self._spec = load_world(world) if isinstance(world, str | Path) else world
         self._server_mode = server
         self._host, self._port = host, port
         self._shape = shape_named(notification_shape)
         self._settle_seconds = settle_seconds
+        self._refused_filters = frozenset(refuse_filters)
         self._mock: Any = None
         self._server: MotoServerThread | None = None
         self._endpoint_url: str | None = None
@@ -114,6 +122,9 @@ class LocalAws:
             state.reset()
             state.notifications.shape = self._shape
             state.settle_seconds = self._settle_seconds
+            state.refused_filters = self._refused_filters | refused_filters(
+                self._spec, os.environ.get(REFUSE_FILTERS_VARIABLE, "")
+            )
             moto.reset_all_backends()
             if self._server_mode:
                 self._server = MotoServerThread(self._host, self._port)
@@ -176,6 +187,12 @@ class LocalAws:
         """Every connection notification handed to SNS since start, oldest first."""
         return extension_state().notifications.deliveries
 
+    @property
+    def delivery_failures(self) -> list[DeliveryFailure]:
+        """SNS deliveries a subscription's endpoint refused since start (a queue deleted since,
+        an HTTP endpoint down); the API calls that published them succeeded, as in AWS."""
+        return extension_state().delivery_failures
+
     def set_notification_shape(self, shape: str | MessageShape) -> None:
         self._shape = shape_named(shape)
         extension_state().notifications.shape = self._shape
@@ -183,6 +200,11 @@ class LocalAws:
     def set_settle_seconds(self, seconds: float) -> None:
         self._settle_seconds = seconds
         extension_state().settle_seconds = seconds
+
+    def set_refused_filters(self, names: Iterable[str]) -> None:
+        """Refuse these DescribeVpcEndpointConnections filters from now on (empty: none)."""
+        self._refused_filters = frozenset(names)
+        extension_state().refused_filters = self._refused_filters
 
     def create_endpoints(self, names: Iterable[str] | None = None) -> list[EndpointInfo]:
         """Create the world's endpoints (all, or those named), each by its consumer."""
@@ -300,6 +322,19 @@ class LocalAws:
 def _shared_loader() -> botocore.loaders.Loader:
     """One loader for every session of the process: botocore parses each service model once."""
     return botocore.loaders.create_loader()
+
+
+def refused_filters(world: World | None, variable: str) -> frozenset[str]:
+    """The filters to refuse: the world's `refuse_filters` and the comma-separated variable."""
+    from_world = set(world.refuse_filters) if world is not None else set()
+    from_variable = {name.strip() for name in variable.split(",") if name.strip()}
+    unknown = from_variable - set(FILTERS)
+    if unknown:
+        raise ValueError(
+            f"{REFUSE_FILTERS_VARIABLE}: unknown filter(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(FILTERS))}"
+        )
+    return frozenset(from_world | from_variable)
 
 
 def role_arn(account_id: str) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +25,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from acceptor.policy.messages import validation_issues, with_location
+from acceptor.policy.source import Issue, read_source
 
 AccountId = Annotated[StrictStr, StringConstraints(pattern=r"^[0-9]{12}$")]
 Name = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
@@ -163,10 +165,23 @@ class Organization(_Model):
     units: list[Unit] = []
 
 
+# DescribeVpcEndpointConnections filters a world may make the local AWS refuse.
+RefusableFilter = Literal[
+    "vpc-endpoint-id",
+    "service-id",
+    "vpc-endpoint-owner",
+    "vpc-endpoint-state",
+    "vpc-endpoint-region",
+    "ip-address-type",
+]
+
+
 class World(_Model):
     version: Literal[1]
     region: Region = "us-east-1"
     seed: int = 0  # IDs moto invents derive from it and from each resource's name
+    # answered with InvalidFilter, as real AWS may answer `vpc-endpoint-id` (docs/local-aws.md)
+    refuse_filters: list[RefusableFilter] = []
     provider: Provider
     organization: Organization | None = None
     accounts: list[Account] = []
@@ -294,10 +309,6 @@ def _known(where: str, what: str, names: list[str], known: Iterable[str]) -> Non
             raise ValueError(f"{where}: unknown {what} {name!r}")
 
 
-# the C loader when PyYAML has it: the same safe loader, several times faster
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_world(path: str | Path) -> World:
     """Read and validate a world file; `WorldError` names the file and the problem."""
     source = Path(path)
@@ -309,30 +320,31 @@ def load_world(path: str | Path) -> World:
 
 
 def parse_world(text: str, origin: str = "<world>") -> World:
-    try:
-        data = yaml.load(text, Loader=_YamlLoader)
-    except yaml.YAMLError as err:
-        raise WorldError(f"{origin}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise WorldError(f"{origin}: a world file is a mapping (version, provider, accounts...)")
+    """Every problem as `path:line: message`, in the words of policy errors: the file is read
+    with the lines of its keys (acceptor.policy.source) and pydantic's errors are told by the
+    same tables (acceptor.policy.messages)."""
+    tree, issues = read_source(text, "yaml")
+    if issues:
+        raise WorldError(_problems(origin, issues, tree.data))
+    data = tree.data
+    if not isinstance(data, dict) or "provider" not in data:
+        looks_like = " (it looks like a policy file)" if _is_policy(data) else ""
+        raise WorldError(
+            f"{origin}:{tree.line_of(())}: not a world file{looks_like}: a world file has "
+            "version: 1, provider: and accounts: (docs/local-aws.md, 'The world file')"
+        )
     try:
         return World.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "(top)"
-            message = error["msg"]
-            if error["loc"] and error["loc"][-1] == "account" and isinstance(error["input"], int):
-                # YAML reads an unquoted 111122223333 as a number (and drops leading zeros)
-                line = _line_of(text, str(error["input"]))
-                where = f"{where} (line {line})" if line else where
-                message = f'quote account IDs: "{error["input"]:012d}"'
-            problems.append(f"{origin}: {where}: {message}")
-        raise WorldError("\n".join(problems)) from err
+        raise WorldError(_problems(origin, validation_issues(err, tree, root=World), data)) from err
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
+def _is_policy(data: object) -> bool:
+    return isinstance(data, dict) and bool({"rules", "default", "services"} & set(data))
+
+
+def _problems(origin: str, issues: Iterable[Issue], data: object) -> str:
+    return "\n".join(
+        f"{origin}:{issue.line or 1}: {with_location(issue.path, issue.message, data)}"
+        for issue in issues
+    )

@@ -1,7 +1,9 @@
 """The acceptor's template replayed on the local AWS with a world loaded.
 
 This is where the generic replay meets this project: the stack is deployed in the world's
-provider account and region, manages the world's endpoint services that require acceptance,
+provider account and region, manages the world's endpoint services tagged
+`privatelink-acceptor:managed=true` (its first sweep, run at deploy, gives each its connection
+notification),
 reads consumer facts through a consumer role and OU paths from the world's organization, and
 reads its policy from a folder of this checkout (in AWS a layer puts it at /opt/policies).
 """
@@ -11,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from acceptor.aws.managed_services import EndpointServices
+from acceptor.flows.managed import keep_notifications
+from acceptor.managed import managed_scan
 from acceptor_tools.local_aws import LocalAws
 from acceptor_tools.replay.engine import Progress
 from acceptor_tools.replay.report import GroupRule
@@ -30,6 +36,7 @@ LOCAL_PARAMETERS: Mapping[str, str] = {
     "ExternalId": "replay-local-external-id",
     "OrganizationsAccess": "direct",
 }
+# The optional filter of the managed set; unset, the tags alone decide (docs/operations.md).
 MANAGED_SERVICES_PARAMETER = "ManagedServiceIds"
 
 
@@ -80,10 +87,8 @@ def local_replay(
         world = aws.world
         if endpoints_first:
             aws.create_endpoints()
-        managed = [s.id for s in world.services.values() if s.acceptance_required]
         declared = declared_parameters(config.template)
-        defaults = {**LOCAL_PARAMETERS, MANAGED_SERVICES_PARAMETER: ",".join(managed)}
-        parameters = {k: v for k, v in defaults.items() if k in declared}
+        parameters = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
         parameters.update(config.parameters)
         app = load_app(
             config.template,
@@ -99,7 +104,59 @@ def local_replay(
             environment_overrides={"POLICY_PATH": str(config.policy.resolve())},
             progress=progress,
         )
+        if endpoints_first:
+            keep_notifications_only(session, aws)
+        else:
+            first_sweep(session, world.provider_account, world.region)
         yield LocalReplay(aws=aws, session=session, config=config)
+
+
+def first_sweep(session: ReplaySession, account: str, region: str) -> None:
+    """The stack's first Reconcile run, as `aws lambda invoke` of ReconcileFunction after a
+    deploy would be (docs/operations.md): it creates the managed services' connection
+    notifications. Replays of event files skip it: their endpoints exist before the stack, and
+    a sweep would request every one of them."""
+    session.inject(schedule_event(account, region, "replay-first-sweep"), source="first sweep")
+    session.run()
+
+
+def keep_notifications_only(session: ReplaySession, aws: LocalAws) -> None:
+    """For replays of event files: the notifications the first sweep would create, made by
+    Reconcile's own code (`acceptor.flows.managed`) without the sweep, so that the accepts and
+    rejects the files cause come back as notifications, and no pending endpoint is requested."""
+    reconcile = session.app.functions["ReconcileFunction"].environment
+    only = [s for s in reconcile.get("MANAGED_SERVICE_IDS", "").split(",") if s]
+    services = EndpointServices(aws.client("ec2"))
+    keep_notifications(
+        services,
+        managed_scan(services.services(), only).managed,
+        reconcile["CONNECTION_TOPIC_ARN"],
+        reconcile.get("CONNECTION_TOPIC_PREFIX", ""),
+    )
+
+
+def schedule_event(account: str, region: str, event_id: str) -> dict[str, Any]:
+    """A Scheduled Event of the stack's sweep rule, in EventBridge's shape."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": {},
+    }
+
+
+def unmanaged_services(aws: LocalAws, parameters: Mapping[str, str]) -> list[str]:
+    """The provider's services the stack leaves alone, read as the acceptor reads them (tags,
+    and the ManagedServiceIds filter when the replay sets it)."""
+    only = [s for s in parameters.get(MANAGED_SERVICES_PARAMETER, "").split(",") if s]
+    services = EndpointServices(aws.client("ec2")).services()
+    managed = managed_scan(services, only).managed
+    return sorted(s.service_id for s in services if s.service_id not in managed)
 
 
 def security_group_rules(aws: LocalAws) -> frozenset[GroupRule]:
@@ -158,8 +215,9 @@ def connection_states(aws: LocalAws, services: Iterable[str]) -> dict[str, dict[
 
 
 def labels(aws: LocalAws) -> dict[str, str]:
-    """Names people know the world's accounts and services by."""
+    """Names people know the world's accounts, services and endpoints by."""
     world = aws.world
     names = {account.id: account.name for account in world.accounts.values()}
     names.update({service.id: service.name for service in world.services.values()})
+    names.update({endpoint.id: endpoint.name for endpoint in world.endpoints.values()})
     return names

@@ -69,6 +69,22 @@ class PathDisplay:
         return text
 
 
+@dataclass(frozen=True)
+class UnmanagedEndpoint:
+    """An endpoint of the world to a service the stack does not manage (it does not require
+    acceptance): AWS made it available at once, and the acceptor was never asked."""
+
+    endpoint_id: str
+    name: str
+    account: str
+    service: str
+    service_id: str
+    state: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": "unmanaged-endpoint", **asdict(self)}
+
+
 @dataclass
 class ConnectionReport:
     endpoint_id: str
@@ -89,7 +105,11 @@ class ConnectionReport:
     """The person whose approval decided the last decision (origin `approval`)."""
     state_before: str | None = None
     state_after: str | None = None
+    managed: bool = True
+    """False: a connection of a service the stack does not manage (left alone)."""
     actions: list[dict[str, Any]] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    """The policy's channels Notify told about it (ops, payments-team...), in order."""
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": "connection", **asdict(self)}
@@ -105,10 +125,15 @@ class Report:
     log: ReplayLog
     labels: Mapping[str, str] = field(default_factory=dict)
     """Account and service IDs -> names, for people."""
+    unmanaged: list[UnmanagedEndpoint] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Sentences for people about the run itself (the demo's deliberate failures...)."""
 
     @property
     def decisions(self) -> Counter[str]:
-        return Counter(c.decision or "none" for c in self.connections)
+        return Counter(
+            c.decision or ("none" if c.managed else "unmanaged") for c in self.connections
+        )
 
 
 def build_report(
@@ -121,9 +146,14 @@ def build_report(
     outbox_files: Mapping[int, str],
     labels: Mapping[str, str] | None = None,
     paths: PathDisplay | None = None,
+    unmanaged_services: Iterable[str] = (),
+    unmanaged: Iterable[UnmanagedEndpoint] = (),
 ) -> Report:
     """`states`: endpoint ID -> DescribeVpcEndpointConnections item at the end.
-    `outbox_files`: index in `log.outbox` -> file it was written to."""
+    `outbox_files`: index in `log.outbox` -> file it was written to.
+    `unmanaged_services`: services whose connections are reported as unmanaged.
+    `unmanaged`: endpoints nobody decides (their service accepts by itself), listed apart."""
+    unmanaged_ids = set(unmanaged_services)
     shown = paths or PathDisplay()
     connections: dict[str, ConnectionReport] = {}
 
@@ -151,6 +181,8 @@ def build_report(
         report.account = report.account or item.get("VpcEndpointOwner")
         report.region = report.region or item.get("VpcEndpointRegion")
         report.state_after = item.get("VpcEndpointState")
+    for report in connections.values():
+        report.managed = report.service_id not in unmanaged_ids
     before, after = set(groups_before), set(groups_after)
     other_changes = []
     for change, rules in (("added", after - before), ("removed", before - after)):
@@ -177,6 +209,9 @@ def build_report(
         for endpoint_id in dict.fromkeys(ENDPOINT_ID.findall(message.message)):
             if endpoint_id in connections:
                 connections[endpoint_id].actions.append(notification)
+    for endpoint_id, channel in _channels_told(log.invocations):
+        if endpoint_id in connections and channel not in connections[endpoint_id].channels:
+            connections[endpoint_id].channels.append(channel)
     return Report(
         connections=list(connections.values()),
         dead_letters=list(log.dead_letters),
@@ -185,7 +220,23 @@ def build_report(
         other_group_changes=other_changes,
         log=log,
         labels=dict(labels or {}),
+        unmanaged=list(unmanaged),
     )
+
+
+def _channels_told(invocations: Iterable[Invocation]) -> Iterator[tuple[str, str]]:
+    """(endpoint ID, channel) for each channel a call of Notify reports as sent: its response
+    `{"status": "delivered", "sent": [...]}` to an event about that endpoint."""
+    for call in invocations:
+        response, event = call.response, call.event
+        if not (call.ok and isinstance(response, dict) and isinstance(event, dict)):
+            continue
+        detail = event.get("detail")
+        endpoint_id = detail.get("endpoint_id") if isinstance(detail, dict) else None
+        sent = response.get("sent")
+        if isinstance(endpoint_id, str) and isinstance(sent, list):
+            for channel in sent:
+                yield endpoint_id, str(channel)
 
 
 def _take_decision(report: ConnectionReport, detail: Mapping[str, Any], shown: PathDisplay) -> None:
@@ -265,14 +316,25 @@ def write_outbox(
 # --- for people ----------------------------------------------------------------------------
 
 
+# What a hold means, for someone who knows the console's Accept button (docs/operations.md).
+HOLD_MEANS = (
+    "held: nobody accepted or rejected it; it waits in pendingAcceptance for a person",
+    "release it: accept or reject it in the console (VPC > Endpoint services > Endpoint",
+    "connections), or write a rule that decides it: the next sweep decides again",
+)
+
+
 def render_text(report: Report) -> str:
-    lines: list[str] = []
+    lines: list[str] = ["What the acceptor did with each connection request:", ""]
     label = report.labels.get
     for c in report.connections:
         who = " ".join(x for x in (label(c.account or ""), c.account, c.region) if x)
         service = " ".join(x for x in (label(c.service_id or ""), c.service_id) if x)
-        lines.append(f"{c.endpoint_id}  {who} -> {service}")
-        if c.decision is None:
+        name = label(c.endpoint_id)
+        lines.append(f"{c.endpoint_id}{f' ({name})' if name else ''}  {who} -> {service}")
+        if c.decision is None and not c.managed:
+            lines.append("  decision  none (unmanaged: the service is not tagged for the stack)")
+        elif c.decision is None:
             lines.append("  decision  none (no decision was published for it)")
         else:
             rule = f" by rule {c.rule}" if c.rule else ""
@@ -283,14 +345,26 @@ def render_text(report: Report) -> str:
         for fact in c.missing_facts:
             why = c.unknown_reasons.get(fact, "")
             lines.append(f"  unknown   {fact}{': ' + why if why else ''}")
-        for number, action in enumerate(c.actions):
-            lines.append(f"  {'actions' if number == 0 else '':8}  {_action_text(action)}")
-        if c.state_after is None:
-            lines.append(
-                "  state     not a connection of the local AWS (the world has no such endpoint)"
+        if c.decision == "hold" and not c.dry_run:
+            lines.extend(
+                f"  {'hold' if n == 0 else '':8}  {text}" for n, text in enumerate(HOLD_MEANS)
             )
-        else:
-            lines.append(f"  state     {c.state_before or '?'} -> {c.state_after}")
+        shown = [a for a in c.actions if a["type"] != "notification"]
+        for number, action in enumerate(shown):
+            lines.append(f"  {'actions' if number == 0 else '':8}  {_action_text(action)}")
+        told = _told(c)
+        if told:
+            lines.append(f"  told      {told}")
+        lines.append(f"  state     {_state_text(c)}")
+        lines.append("")
+    if report.unmanaged:
+        lines.append("Endpoints nobody decides (their service does not require acceptance)")
+        for endpoint in report.unmanaged:
+            owner = label(endpoint.account) or endpoint.account
+            lines.append(
+                f"  {endpoint.endpoint_id}  {endpoint.name} of {owner} {endpoint.account} -> "
+                f"{endpoint.service} {endpoint.service_id}: {endpoint.state} at once"
+            )
         lines.append("")
     if report.other_group_changes:
         lines.append("Security-group changes no connection claims")
@@ -298,7 +372,7 @@ def render_text(report: Report) -> str:
             f"  {change['type']}: {change['rule']}" for change in report.other_group_changes
         )
         lines.append("")
-    lines.append(f"Dead letters ({len(report.dead_letters)})")
+    lines.append(f"Dead letters ({len(report.dead_letters)}): messages a function gave up on")
     for dead in report.dead_letters:
         attempts = f" after {dead.attempts} attempts" if dead.attempts else ""
         lines.append(f"  {dead.queue}: {dead.function or '?'} failed{attempts}: {dead.error}")
@@ -311,9 +385,32 @@ def render_text(report: Report) -> str:
         groups.setdefault((event.bus, event.detail_type), []).append(subject or event.id)
     for (bus, detail_type), subjects in groups.items():
         lines.append(f"  {len(subjects)} x {detail_type!r} on {bus}: {', '.join(subjects)}")
+    lines.extend(f"\n{note}" for note in report.notes)
     lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines)
+
+
+def _told(connection: ConnectionReport) -> str:
+    """`ops, payments-team (3 messages: outbox/001-NotificationTopic.txt, ...)`."""
+    messages = [a for a in connection.actions if a["type"] == "notification"]
+    if not messages and not connection.channels:
+        return ""
+    channels = ", ".join(connection.channels) or "(channels not known)"
+    files = [str(a.get("file") or a.get("subject") or a["topic"]) for a in messages]
+    if not files:
+        return channels
+    count = "1 message" if len(files) == 1 else f"{len(files)} messages"
+    return f"{channels} ({count}: {', '.join(files)})"
+
+
+def _state_text(connection: ConnectionReport) -> str:
+    """The connection's state when it was decided and at the end of the replay."""
+    if connection.state_after is None:
+        return "not a connection of the local AWS (the world has no such endpoint)"
+    if connection.state_before is None:
+        return f"{connection.state_after} now (no decision recorded the state before)"
+    return f"{connection.state_before} when decided -> {connection.state_after} now"
 
 
 def _times(connection: ConnectionReport) -> str:
@@ -381,6 +478,8 @@ def json_lines(report: Report) -> Iterator[str]:
         yield json.dumps(connection.as_json())
     for change in report.other_group_changes:
         yield json.dumps({"kind": "security-group-change", **change})
+    for endpoint in report.unmanaged:
+        yield json.dumps(endpoint.as_json())
     for dead in report.dead_letters:
         yield json.dumps(
             {

@@ -61,7 +61,7 @@ class DecideDeps:
     guard: Guard
     log: Log | None
     clock: Callable[[], datetime]
-    managed: frozenset[str] = frozenset()
+    managed: frozenset[str] | None = None  # None: not screened (tests); wiring always sets it
     approvals: Approvals | None = None
     """Read for requests with origin `approval`; without it, no approval ever applies."""
     remaining_ms: Callable[[], int | None] = lambda: None

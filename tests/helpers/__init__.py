@@ -1,0 +1,1 @@
+"""Test helpers shared by every test folder (importable as `helpers`: pytest's pythonpath)."""
