@@ -23,8 +23,10 @@ import botocore.exceptions
 from boto3.dynamodb.types import TypeDeserializer
 
 from acceptor.aws.ec2 import ProviderEc2
+from acceptor.aws.managed_services import EndpointServices
 from acceptor.decision.connection import PENDING, Connection
 from acceptor.decision.decide_one import hold_expires_at
+from acceptor.managed import managed_scan
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import load_policy
 from acceptor.policy.policy_set import PolicySet
@@ -181,9 +183,9 @@ def render(found: list[Row]) -> str:
 
 
 def _services(ec2: Any) -> list[str]:
-    """The account's endpoint services that require acceptance (what Reconcile sweeps when
-    MANAGED_SERVICE_IDS is empty); `--service` narrows it."""
-    return ProviderEc2(ec2, "").owned_services()
+    """The managed services: those tagged `privatelink-acceptor:managed=true`, as Reconcile
+    scans them (docs/operations.md); `--service` names others instead."""
+    return sorted(managed_scan(EndpointServices(ec2).services()).managed)
 
 
 def _stack_output(session: boto3.Session, stack: str | None, endpoint_url: str | None) -> str:
