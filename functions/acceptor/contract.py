@@ -28,7 +28,7 @@ class DetailType(StrEnum):
     SECURITY_GROUPS_UPDATED = "Endpoint Connection Security Groups Updated"
 
 
-Origin = Literal["notification", "sweep", "hold-expired", "revocation"]
+Origin = Literal["notification", "sweep", "hold-expired", "revocation", "approval"]
 DecisionName = Literal["accept", "reject", "hold", "ignore"]
 ActionType = Literal["accept", "reject", "none"]
 ActionResult = Literal["succeeded", "failed", "skipped", "dry-run"]
@@ -118,6 +118,9 @@ class DecidedDetail(_Detail):
     vpc_cidrs: list[str] | None
     """IPv4 and IPv6 CIDR blocks of the consumer VPC; null when unknown."""
     revocation: Literal["reported", "enforced"] | None = None
+    approved_by: str | None = None
+    """The person whose approval record decided (origin `approval`); else null."""
+    approval_reason: str | None = None
     hold_expires_at: Timestamp | None = None
     """For a hold: when it turns into a reject (hold.expires_after); null when it never does."""
     created_at: Timestamp | None

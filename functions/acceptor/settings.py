@@ -70,6 +70,8 @@ class Settings(BaseModel):
     acceptor_role_arns: Annotated[tuple[str, ...], BeforeValidator(_split_list)] = Field(
         default=(), alias="ACCEPTOR_ROLE_ARNS"
     )
+    # ApprovalFunction writes approval records here; Decide reads them (origin `approval`).
+    approval_table: OptionalText = Field(default=None, alias="APPROVAL_TABLE")
     secret_cache_seconds: int = Field(default=300, ge=0, alias="SECRET_CACHE_SECONDS")
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS"

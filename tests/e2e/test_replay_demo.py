@@ -20,6 +20,7 @@ PAYMENTS, ANALYTICS, SANDBOX, PARTNER = (
     "444455556666",
     "777788889999",
 )
+ALICE = "arn:aws:sts::999988887777:assumed-role/NetworkAdmins/alice"
 ORDERS, REPORTS, STATUS = (
     "vpce-svc-0a1b2c3d4e5f67890",
     "vpce-svc-0b2c3d4e5f6a78901",
@@ -84,16 +85,23 @@ def test_demo_sandbox_endpoint_is_rejected(demo: Report) -> None:
     assert sandbox.state_after == "rejected"
 
 
-def test_demo_partner_outside_the_organization_is_held_naming_the_unknown_fact(
+def test_demo_partner_outside_the_organization_is_held_then_approved_by_a_named_person(
     demo: Report,
 ) -> None:
     partner = _one(demo, PARTNER, ORDERS)
 
-    assert partner.decision == "hold"
+    # Held first (its notification names the unknown fact), then approved: two decisions.
+    assert partner.decisions == 2
+    assert (partner.decision, partner.approved_by) == ("accept", ALICE)
     assert partner.missing_facts == ["ou_path"]
     assert "777788889999" in partner.unknown_reasons["ou_path"]
-    assert partner.state_after == "pendingAcceptance"
-    assert [a for a in partner.actions if a["type"] in ("accept", "reject")] == []
+    assert "Partner contract PO-1182" in str(partner.reason)
+    assert _accept_calls(partner) == ["succeeded"]
+    assert partner.state_after == "available"
+    added = [a for a in partner.actions if a["type"] == "security-group-rule-added"]
+    assert [a["rule"].split(": ", 1)[1] for a in added] == ["tcp 443 from 172.16.0.0/16"]
+    told = [a["file"] for a in partner.actions if a["type"] == "notification"]
+    assert any(ALICE in Path(file).read_text() for file in told)
 
 
 def test_demo_service_without_acceptance_is_not_the_acceptors_business(demo: Report) -> None:
@@ -118,7 +126,8 @@ def test_demo_report_for_people_tells_each_outcome(demo: Report) -> None:
     assert "decision  REJECT by rule no-sandboxes" in text
     assert "unknown   ou_path: account 777788889999 is not a member of this organization" in text
     assert "IngestDeadLetterQueue: IngestFunction failed after 3 attempts" in text
-    assert "5 connections (3 accept, 1 hold, 1 reject)" in text
+    assert f"decision  ACCEPT approved by {ALICE}" in text
+    assert "5 connections (4 accept, 1 reject)" in text
 
 
 def test_demo_writes_function_logs_to_the_outbox(demo: Report, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from acceptor_tools.replay.run import replay_files
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.disable_socket]
 
 INGEST, RECONCILE, DECIDE = "IngestFunction", "ReconcileFunction", "DecideFunction"
+APPROVAL, SLACK = "ApprovalFunction", "SlackInteractionFunction"
 GROUPS, NOTIFY = "SecurityGroupsFunction", "NotifyFunction"
 
 
@@ -61,6 +62,35 @@ SWEEP_OF_FIVE = (
 )
 
 EXPECTED: dict[str, Outcome] = {
+    "approval-url-accept.json": Outcome(
+        "a network admin approves the held partner endpoint through the approval URL: "
+        "ApprovalFunction records it, Decide accepts it (the policy holds it), SecurityGroups "
+        "opens 443 on its endpoint group from the partner VPC (approval.security_groups), ops "
+        "are told who approved it",
+        calls=(APPROVAL, DECIDE, INGEST, GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=1,
+        notified=2,
+    ),
+    "slack-url-approve.json": Outcome(
+        "a Slack click on Approve: SlackInteractionFunction refuses it before anything else "
+        "(the demo policy's channels have no signing secret; the sample's timestamp is old "
+        "anyway): nothing changes",
+        calls=(SLACK,),
+    ),
+    "bus-requested-approval.json": Outcome(
+        "a Requested event with origin approval but no approval record (a forged one): Decide "
+        "keeps the partner held and publishes nothing",
+        calls=(DECIDE,),
+    ),
+    "bus-decided-approved-accept.json": Outcome(
+        "an accept decided by a person's approval: SecurityGroups opens 443 on the partner "
+        "endpoint's group from the partner VPC; Notify tells ops who approved it",
+        calls=(GROUPS, NOTIFY),
+        decisions=("accept",),
+        rules_changed=1,
+        notified=1,
+    ),
     "bus-decided-accept.json": Outcome(
         f"{STILL_PENDING}, so nothing is opened; Notify tells ops",
         calls=(GROUPS, NOTIFY),

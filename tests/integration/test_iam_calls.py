@@ -1,11 +1,12 @@
 """Every AWS call a function makes with its own role is granted to that role in template.yaml,
 on the resource it needs and no wider; nothing mutating in EC2 is granted on `*`.
 
-The calls are recorded, not guessed: the five handlers run against the local AWS through
+The calls are recorded, not guessed: the handlers run against the local AWS through
 every path that reaches AWS (notifications, a sweep with and without managed services, decisions
 that accept, reject and hold, a revocation reported then enforced, a throttled accept that
 releases its claims, Organizations read directly and through a role; security groups opened on
-accept and closed when the consumer deletes its endpoint; every decision, state change and
+accept and closed when the consumer deletes its endpoint; a held request approved through the
+IAM URL and clicked in Slack; every decision, state change and
 security-group warning notified on Slack, Teams and SNS, and manual overrides from CloudTrail),
 and each call's IAM action and targets are checked against the statements of the function's role.
 """
@@ -29,12 +30,19 @@ from acceptor_tools.local_aws import FaultRule, LocalAws
 from acceptor_tools.local_aws.world import load_world
 from helpers.aws import is_mutating_ec2
 from integration.handlers.handlers_stack import (
+    APPROVAL_TABLE,
     CONSUMER_ROLE,
     DECISION_TABLE,
     IDEMPOTENCY_TABLE,
     RULE_TABLE,
     Call,
     Stack,
+)
+from integration.handlers.url_events import (
+    NETWORK_ADMINS,
+    SLACK_SECRET,
+    approval_event,
+    slack_event,
 )
 from integration.iam_grants import statements_of
 from integration.notify.notify_world import CaptureServer, serving_capture
@@ -51,6 +59,8 @@ FUNCTIONS = (
     "DecideFunction",
     "SecurityGroupsFunction",
     "NotifyFunction",
+    "ApprovalFunction",
+    "SlackInteractionFunction",
 )
 # template.yaml's NotificationSecretPrefix default: where webhook URLs may be read.
 SECRET_PREFIX = "privatelink-acceptor/"
@@ -74,11 +84,16 @@ rules:
   - name: no-sandboxes
     decision: reject
     when: {tags: {env: sandbox}}
+approval:
+  approvers: ["{approver}", "slack:U0123ABCD"]
 notifications:
-  ops: {type: slack, webhook_secret: privatelink-acceptor/slack-ops}
+  ops:
+    type: slack
+    webhook_secret: privatelink-acceptor/slack-ops
+    signing_secret: privatelink-acceptor/slack-signing
   payments-team: {type: teams, webhook_parameter: /privatelink-acceptor/teams-payments}
   people: {type: sns}
-"""
+""".replace("{approver}", NETWORK_ADMINS)
 
 # Describes need `*`; a call that names a resource must be granted on that resource, and no
 # statement on `*` counts for it. Patterns are over the rendered template (see `render`).
@@ -107,6 +122,7 @@ TABLES = {
     DECISION_TABLE: "${DecisionTable.Arn}",
     IDEMPOTENCY_TABLE: "${IdempotencyTable.Arn}",
     RULE_TABLE: "${SecurityGroupRuleTable.Arn}",
+    APPROVAL_TABLE: "${ApprovalTable.Arn}",
 }
 ROLES = {CONSUMER_ROLE: "*:role/${ConsumerRoleName}", ORGANIZATIONS_ROLE: "${OrganizationsRoleArn}"}
 
@@ -159,6 +175,20 @@ EXPECTED_AT_LEAST = {
         "sts:AssumeRole",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+    },
+    "ApprovalFunction": {
+        "ec2:DescribeVpcEndpointConnections",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "events:PutEvents",
+    },
+    "SlackInteractionFunction": {
+        "secretsmanager:GetSecretValue",
+        "ec2:DescribeVpcEndpointConnections",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
     },
 }
 
@@ -241,6 +271,9 @@ def _webhook_urls(stack: Stack, capture: CaptureServer) -> None:
     stack.clients.client("secretsmanager").create_secret(
         Name="privatelink-acceptor/slack-ops", SecretString=capture.url("/slack/ops-token")
     )
+    stack.clients.client("secretsmanager").create_secret(
+        Name="privatelink-acceptor/slack-signing", SecretString=SLACK_SECRET
+    )
     stack.clients.client("ssm").put_parameter(
         Name="/privatelink-acceptor/teams-payments",
         Value=capture.url("/teams/payments-token"),
@@ -263,6 +296,11 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
     aws.faults.clear()
     stack.decide(requested)  # accepted, rejected, held
     stack.decide(requested)  # duplicates
+    partner = aws.world.endpoints["partner-orders"].id
+    stack.approval(approval_event(partner))  # a person approves the held one: recorded
+    stack.approval(approval_event(partner))  # again: the record stands (conditional put)
+    stack.slack(slack_event(partner))  # a Slack click on it: already decided
+    stack.decide(stack.requested())  # the approval read and acted on
     stack.ingest(stack.notifications())  # Accept and Reject notifications: State Changed
     for sweep in ("sweep-1", "sweep-2"):  # revocation reported, then enforced
         stack.reconcile(sweep)

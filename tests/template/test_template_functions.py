@@ -27,6 +27,8 @@ FUNCTIONS = (
     "DecideFunction",
     "SecurityGroupsFunction",
     "NotifyFunction",
+    "ApprovalFunction",
+    "SlackInteractionFunction",
 )
 # Invoked asynchronously (by SNS, a schedule or a bus rule): Lambda's retries and an on-failure
 # destination are theirs. Decide reads a queue instead (retries and DLQ are the queue's).
@@ -431,3 +433,30 @@ def test_the_rule_headroom_of_provider_groups_is_alarmed(template: dict[str, Any
     assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
     assert 0 < alarm["Threshold"] < 60
     assert alarm["Dimensions"] == [{"Name": "service", "Value": "privatelink-acceptor"}]
+
+
+@pytest.mark.parametrize(
+    ("function", "auth"), [("ApprovalFunction", "AWS_IAM"), ("SlackInteractionFunction", "NONE")]
+)
+def test_approvals_come_through_function_urls_iam_signed_or_checked_by_slack_s_signature(
+    template: dict[str, Any], function: str, auth: str
+) -> None:
+    assert function_property(template, function, "FunctionUrlConfig") == {"AuthType": auth}
+
+
+@pytest.mark.parametrize(
+    "function", ["ApprovalFunction", "SlackInteractionFunction", "DecideFunction"]
+)
+def test_approval_writers_and_decide_get_the_approval_table(
+    template: dict[str, Any], function: str
+) -> None:
+    assert environment(template, function)["APPROVAL_TABLE"] == {"Ref": "ApprovalTable"}
+
+
+def test_the_stack_outputs_the_urls_the_cli_and_slack_call(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+
+    assert outputs["ApprovalUrl"]["Value"] == {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
+    assert outputs["SlackInteractionUrl"]["Value"] == {
+        "Fn::GetAtt": ["SlackInteractionFunctionUrl", "FunctionUrl"]
+    }

@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from acceptor.approval.http import body_bytes, caller_arn
+from acceptor.approval.model import ApprovalAsk
+from acceptor.approval.slack import click_of
 from acceptor.contract import (
     DecidedEvent,
     RequestedEvent,
     SecurityGroupsUpdatedEvent,
     StateChangedEvent,
 )
-from acceptor.handlers import decide, ingest, reconcile
+from acceptor.handlers import approval, decide, ingest, reconcile
 from acceptor.notification import UnparseableNotification, parse_notification
 
 pytestmark = pytest.mark.disable_socket
@@ -47,6 +50,18 @@ def check_sqs_batch(data: dict[str, Any], name: str) -> None:
         decide.RECORD_BODY_MODEL.model_validate_json(str(record.body))
 
 
+def check_approval_url(data: dict[str, Any], name: str) -> None:
+    request = approval.EVENT_MODEL.model_validate(data)
+    assert caller_arn(request) is not None, "an AWS_IAM function URL names its caller"
+    ApprovalAsk.model_validate_json(body_bytes(request))
+
+
+def check_slack_url(data: dict[str, Any], name: str) -> None:
+    request = approval.EVENT_MODEL.model_validate(data)
+    assert {"x-slack-signature", "x-slack-request-timestamp"} <= set(request.headers)
+    assert click_of(body_bytes(request)).endpoint_id.startswith("vpce-")
+
+
 def check_with(model: type[BaseModel]) -> Callable[[dict[str, Any], str], None]:
     def check(data: dict[str, Any], name: str) -> None:
         model.model_validate(data)
@@ -62,6 +77,8 @@ CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "bus-requested-": check_with(RequestedEvent),
     "bus-decided-": check_with(DecidedEvent),
     "bus-state-changed-": check_with(StateChangedEvent),
+    "approval-url-": check_approval_url,
+    "slack-url-": check_slack_url,
 }
 # Inputs of SecurityGroups and Notify, validated by their own handlers' tests
 # (tests/unit/security_groups, tests/unit/notify); the bus events among them are also checked

@@ -53,6 +53,9 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("local-aws", "serve"): "acceptor_tools.local_aws.serve:serve_command",
     ("replay",): "acceptor_tools.replay.command:replay_command",
     ("policy", "diff"): "acceptor_tools.replay.command:policy_diff_command",
+    ("approve",): "acceptor_tools.approve_command:approve_command",
+    ("reject",): "acceptor_tools.approve_command:reject_command",
+    ("connections",): "acceptor_tools.connections_command:connections_command",
 }
 
 
@@ -194,6 +197,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="also replay against OLD_POLICY and list the decisions that differ from --policy",
     )
     _replay_options(replay)
+
+    for name, verb in (("approve", "accept"), ("reject", "reject")):
+        decide = groups.add_parser(
+            name,
+            help=f"{verb} a held request as yourself, with a reason (docs/operations.md)",
+        )
+        decide.add_argument("endpoint", metavar="ENDPOINT", help="the endpoint ID (vpce-...)")
+        decide.add_argument("--reason", required=True, help="why; kept in the decision record")
+        decide.add_argument("--stack", help="the stack whose ApprovalUrl output to call")
+        decide.add_argument("--url", help="the approval URL itself (instead of --stack)")
+        decide.add_argument("--region", help="AWS region (default: the profile's)")
+        decide.add_argument("--profile", help="AWS profile whose credentials sign the request")
+        decide.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    connections = groups.add_parser(
+        "connections",
+        help="the managed services' connections: state, last decision, reason, approver",
+    )
+    connections.add_argument(
+        "--state",
+        choices=["held", "pending", "all"],
+        default="all",
+        help="held: pending and held by the policy; pending: every pendingAcceptance (default all)",
+    )
+    connections.add_argument(
+        "--service", action="append", metavar="ID", help="only this service (repeatable)"
+    )
+    connections.add_argument("--json", action="store_true", help="one JSON object per line")
+    connections.add_argument("--stack", help="the stack whose DecisionTableName output to read")
+    connections.add_argument("--decision-table", help="the decision table (instead of --stack)")
+    connections.add_argument(
+        "--policy",
+        default="policies",
+        metavar="PATH",
+        help="the policy the stack was built from, for hold expiry (default: policies)",
+    )
+    connections.add_argument("--region", help="AWS region (default: the profile's)")
+    connections.add_argument("--profile", help="AWS profile (your own credentials)")
+    connections.add_argument(
+        "--endpoint-url",
+        help="the local AWS (acceptor local-aws serve), e.g. http://127.0.0.1:5000",
+    )
     return parser
 
 

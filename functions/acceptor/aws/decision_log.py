@@ -1,8 +1,10 @@
 """The decision log (DynamoDB `DECISION_TABLE`): one item per decision, kept until its TTL.
 
 Keys: `endpoint_id` (partition) and `decided_at` (sort, ISO 8601 UTC): a connection's history
-reads in order. The revocation notice of an endpoint lives beside its decisions under the
-fixed sort key `revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
+reads in order. The sparse index `by-service` (`decision_service_id`, `decided_at`) holds the
+decision records only: a service's decisions, newest first (`acceptor connections`). The
+revocation notice of an endpoint lives beside its decisions under the fixed sort key
+`revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ BATCH_ITEMS = 25  # BatchWriteItem's limit
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
 NOTICE_KEY = "revocation#notice"
+LATEST_PAGE = 20
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -52,6 +55,36 @@ class DecisionLog:
         """Write decision items (each with `endpoint_id` and `decided_at`), 25 per call."""
         for start in range(0, len(items), BATCH_ITEMS):
             self._write_chunk(items[start : start + BATCH_ITEMS])
+
+    def latest(self, endpoint_id: str) -> dict[str, Any] | None:
+        """The connection's last decision record. Other items share the partition (the
+        revocation notice, SecurityGroups' records), so pages are read newest first until a
+        decision shows."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "endpoint_id = :e",
+            "FilterExpression": "#kind = :decision",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {
+                ":e": {"S": endpoint_id},
+                ":decision": {"S": "decision"},
+            },
+            "ScanIndexForward": False,
+            "Limit": LATEST_PAGE,
+            "ConsistentRead": True,
+        }
+        while True:
+            try:
+                response = self._client.query(**request)
+            except ClientError as err:
+                raise translate(err, "Query") from err
+            items = response.get("Items", [])
+            if items:
+                return {key: _deserialize(value) for key, value in items[0].items()}
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return None
+            request["ExclusiveStartKey"] = last
 
     def notice(self, endpoint_id: str) -> RevocationNotice | None:
         try:

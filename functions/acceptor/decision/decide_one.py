@@ -10,7 +10,9 @@ call it; nothing else derives any part of a decision. Its steps, in order:
 2. evaluation of the policy (`policy/evaluate.py`), one pass;
 3. for a revocation check, the two-step: the first sweep that finds the policy rejecting an
    available connection reports it; a later sweep enforces it when `records.notice` is due;
-4. (issue 11) a person's approval from `records.approval` would be honoured here: not built;
+4. for origin `approval`, a person's approval from `records.approval`
+   (`approval/verdict.py`): it decides only a request the policy holds, and only when the
+   record is valid; a request with no valid record stays held and is not published;
 5. the per-account limit (`policy/limits.py`), when `connections` is given: an accept over a
    governing file's limit becomes its `over_limit` decision (hold or reject). It comes after
    the policy's reject and hold steps, so a limit never turns a reject or a hold into anything
@@ -27,6 +29,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
+from acceptor.approval.model import ApprovalRecord, terms_for
+from acceptor.approval.verdict import approval_step
 from acceptor.contract import ActionType, DecisionName, RequestedDetail
 from acceptor.decision.connection import AVAILABLE, PENDING, Connection
 from acceptor.decision.gather import RequestFacts
@@ -77,6 +81,18 @@ class Decision:
     """When a hold turns into a reject (hold.expires_after); None when it never does."""
     limited: LimitVerdict | None = None
     """The limit step's verdict when it turned an accept into a hold or a reject."""
+    approved: ApprovalRecord | None = None
+    """The approval record that decided (origin `approval`); None otherwise."""
+    approval_groups: str | None = None
+    """`approval.security_groups` of the governing files (JSON text), for an approved accept."""
+
+    @property
+    def approved_by(self) -> str | None:
+        return None if self.approved is None else self.approved.approver
+
+    @property
+    def approval_reason(self) -> str | None:
+        return None if self.approved is None else self.approved.reason
 
     @property
     def rule(self) -> str | None:
@@ -97,9 +113,14 @@ class Decision:
 
     @property
     def security_groups(self) -> str | None:
-        """The deciding accept rule's `security_groups` (JSON text), only for an accept."""
+        """The deciding accept rule's `security_groups` (JSON text), only for an accept; for an
+        accept a person approved, the policy's `approval.security_groups`."""
+        if self.decision != "accept":
+            return None
+        if self.approved is not None:
+            return self.approval_groups
         deciding = None if self.evaluation is None else self.evaluation.deciding
-        if self.decision != "accept" or deciding is None:
+        if deciding is None:
             return None
         return deciding.security_groups
 
@@ -133,6 +154,13 @@ def decide_one(
     if request.origin == "revocation":
         return _revocation(request, connection, gathered, evaluation, records, now)
     decision, reason = evaluation.decision, evaluation.reason
+    approved, quiet, groups = None, False, None
+    if request.origin == "approval":
+        step = approval_step(decision, reason, records.approval, connection, now)
+        decision, reason, approved, quiet = step.decision, step.reason, step.approved, step.quiet
+        terms = terms_for(policy, connection.service_id)
+        if approved is not None and terms.security_groups is not None:
+            groups = terms.security_groups.model_dump_json(exclude_none=True)
     limited = None
     if not isinstance(connections, NotCounted) and evaluation.plan is not None:
         limited = over_limit(
@@ -149,6 +177,7 @@ def decide_one(
         expires = hold_expires_at(evaluation.plan, connection)
         if expires is not None and now >= expires:
             decision, reason = "reject", _expired_reason(evaluation.plan, connection, reason)
+            quiet = False
     return Decision(
         request,
         connection,
@@ -157,8 +186,11 @@ def decide_one(
         decision,
         reason,
         ACTION_OF[decision],
+        quiet=quiet and decision == "hold",
         hold_expires_at=expires,
         limited=limited,
+        approved=approved,
+        approval_groups=groups,
     )
 
 

@@ -82,6 +82,8 @@ def decided_json(
         if gathered is not None and gathered.vpc_cidrs is not None
         else None,
         "revocation": decision.revocation,
+        "approved_by": decision.approved_by,
+        "approval_reason": decision.approval_reason,
         "hold_expires_at": _time(decision.hold_expires_at),
         "created_at": _time(
             connection.created_at if connection is not None else request.created_at
@@ -135,6 +137,8 @@ def decision_record(
     """One decision-log item: the detail (JSON form) plus the facts, keyed and with its TTL."""
     item = dict(detail)
     item["kind"] = "decision"
+    # The key of the table's sparse `by-service` index (template.yaml): decisions only.
+    item["decision_service_id"] = detail["service_id"]
     gathered = decision.gathered
     item["facts"] = gathered.facts.to_dict() if gathered is not None else None
     item["expires_at"] = int((decided_at + ttl).timestamp())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+
+from acceptor.approval.model import ApprovalRecord
 
 # A report older than this is stale: the next sweep reports again instead of enforcing.
 NOTICE_LIFETIME = timedelta(hours=24)
@@ -24,25 +25,12 @@ class RevocationNotice:
 
 
 @dataclass(frozen=True)
-class ApprovalRecord:
-    """A person's decision on a held request (issue 11, "Human decisions on held requests").
-
-    A seam only: `decide_one` takes it in `Records.approval` but does not read it yet. The step
-    that honours it goes after hold expiry and before the limit step of `decide_one`.
-    """
-
-    decision: Literal["accept", "reject"]
-    by: str
-    at: datetime
-    policy_hash: str
-
-
-@dataclass(frozen=True)
 class Records:
     notice: RevocationNotice | None = None
     """The revocation report of an earlier sweep, for the two-step revocation."""
     approval: ApprovalRecord | None = None
-    """Not read yet (see `ApprovalRecord`)."""
+    """For origin `approval`: the endpoint's approval record, read from the approvals table
+    (acceptor/approval/verdict.py says when it applies)."""
 
 
 NO_RECORDS = Records()

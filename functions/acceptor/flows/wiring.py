@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from acceptor.aws.account_names import AccountNames
+from acceptor.aws.approvals import ApprovalStore
 from acceptor.aws.bus import Bus
 from acceptor.aws.clients import AwsClients
 from acceptor.aws.consumer import ConsumerReader
@@ -29,8 +30,10 @@ from acceptor.aws.organizations import OrganizationsReader
 from acceptor.aws.rule_records import RuleRecordTable
 from acceptor.aws.secrets import WebhookUrls
 from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
+from acceptor.aws.signing_secrets import SigningSecrets
 from acceptor.aws.sns_publish import SnsPublisher
 from acceptor.aws.webhook import WebhookPoster
+from acceptor.flows.approval import ApprovalDeps
 from acceptor.flows.decide import DecideDeps
 from acceptor.flows.managed import scan
 from acceptor.flows.notify import DEDUP_SECONDS, MissingIdempotencyTable, NotifyDeps
@@ -152,6 +155,7 @@ def decide_deps(
         log=log,
         clock=clock or utc_now,
         managed=managed_services(settings, clients, requested),
+        approvals=approvals(settings, clients),
         remaining_ms=remaining_ms,
     )
 
@@ -264,3 +268,33 @@ def _organizations(
     # Assumed afresh on each lookup that misses the name cache: the session lasts 15 minutes,
     # the execution environment much longer.
     return lambda: clients.assume_role(role_arn, session_name=NOTIFY_SESSION).organizations()
+
+
+def approvals(settings: Settings, clients: AwsClients) -> ApprovalStore | None:
+    if not settings.approval_table:
+        return None
+    return ApprovalStore(clients.dynamodb(), settings.approval_table)
+
+
+def approval_deps(
+    settings: Settings, clients: AwsClients, clock: Callable[[], datetime] | None = None
+) -> ApprovalDeps:
+    store = approvals(settings, clients)
+    if store is None:
+        raise RuntimeError("APPROVAL_TABLE is not set: approvals cannot be recorded")
+    log = (
+        DecisionLog(clients.dynamodb(), settings.decision_table)
+        if settings.decision_table
+        else None
+    )
+    return ApprovalDeps(
+        ec2=provider_ec2(clients),
+        approvals=store,
+        bus=bus(settings, clients),
+        log=log,
+        clock=clock or utc_now,
+    )
+
+
+def signing_secrets(clients: AwsClients) -> SigningSecrets:
+    return SigningSecrets(clients)

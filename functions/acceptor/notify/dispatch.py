@@ -186,7 +186,11 @@ def _delivery(message: Message, target: Target) -> Delivery:
     return Delivery(
         key=f"{message.dedup_key}#{target.name}",
         target=target,
-        rendered=render(target.channel.type, message),
+        rendered=render(
+            target.channel.type,
+            message,
+            interactive=getattr(target.channel, "signing_secret", None) is not None,
+        ),
     )
 
 

@@ -43,6 +43,9 @@ class Message:
     detail_type: str
     detail: Mapping[str, Any] = field(default_factory=dict)
     log_keys: Mapping[str, str] = field(default_factory=dict)
+    approvable: str | None = None
+    """The endpoint a person may approve or reject from this message: a held request still
+    pending (Slack channels with a `signing_secret` show buttons for it)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ _ORIGINS: dict[str, str] = {
     "sweep": "the periodic sweep",
     "hold-expired": "the sweep: the hold expired",
     "revocation": "the sweep: revocation check",
+    "approval": "a person's approval",
 }
 
 # (headline, severity) of a connection that reached a state.
@@ -137,7 +141,7 @@ def decision_message(
     account = account_label(decided.account, account_name)
     title = f"{headline}: {decided.endpoint_id} from {account} to {decided.service_id}"
     action_line = _action_line(action.type, action.result, action.error)
-    items = (
+    items: tuple[Item, ...] = (
         Item("Service", decided.service_id),
         Item("Endpoint", decided.endpoint_id),
         Item("Consumer account", account),
@@ -153,6 +157,16 @@ def decision_message(
         Item("Requested by", _ORIGINS.get(decided.origin, decided.origin)),
         Item("Policy version", decided.policy_hash or UNKNOWN),
         Item("Dry run", "yes: nothing was changed" if decided.dry_run else "no"),
+    )
+    if decided.approved_by is not None:
+        items += (
+            Item("Decided by", decided.approved_by),
+            Item("Their reason", decided.approval_reason or "none given"),
+        )
+    held = (
+        decided.decision == "hold"
+        and not decided.dry_run
+        and decided.state_after == "pendingAcceptance"
     )
     decided_at = decided.decided_at.isoformat()
     return Message(
@@ -176,6 +190,7 @@ def decision_message(
             rule=decided.rule,
             correlation_id=decided.correlation_id,
         ),
+        approvable=decided.endpoint_id if held else None,
     )
 
 

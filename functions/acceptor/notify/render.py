@@ -58,7 +58,15 @@ _TEAMS_COLOURS: dict[Severity, str] = {
 }
 
 
-def slack(message: Message) -> JsonPayload:
+# The buttons' action IDs are what the Slack interaction endpoint reads
+# (acceptor/approval/slack.py, ACTIONS); their value is the endpoint ID.
+APPROVE_BUTTON = ("acceptor-approve", "Approve", "primary")
+REJECT_BUTTON = ("acceptor-reject", "Reject", "danger")
+
+
+def slack(message: Message, *, interactive: bool = False) -> JsonPayload:
+    """`interactive`: the channel has a signing secret, so a held request gets Approve and
+    Reject buttons (docs/notifications.md)."""
     header = f"{_SLACK_ICONS[message.severity]} {message.title}"
     summary = _slack_escape(message.summary)
     blocks: list[dict[str, Any]] = [
@@ -90,19 +98,28 @@ def slack(message: Message) -> JsonPayload:
         blocks.append(
             {"type": "section", "fields": fields[start : start + _SLACK_FIELDS_PER_SECTION]}
         )
-    if message.console_url:
-        blocks.append(
+    buttons: list[dict[str, Any]] = []
+    if interactive and message.approvable:
+        buttons += [
             {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": CONSOLE_BUTTON},
-                        "url": message.console_url,
-                    }
-                ],
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": label},
+                "style": style,
+                "value": message.approvable,
+            }
+            for action_id, label, style in (APPROVE_BUTTON, REJECT_BUTTON)
+        ]
+    if message.console_url:
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": CONSOLE_BUTTON},
+                "url": message.console_url,
             }
         )
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "acceptor-decision", "elements": buttons})
     blocks.append(
         {
             "type": "context",
@@ -222,11 +239,14 @@ RENDERERS: dict[str, Callable[[Message], Rendered]] = {
 }
 
 
-def render(channel_type: str, message: Message) -> Rendered:
+def render(channel_type: str, message: Message, *, interactive: bool = False) -> Rendered:
+    """`interactive` applies to Slack only: Teams and e-mail stay informational."""
     try:
         renderer = RENDERERS[channel_type]
     except KeyError:
         raise ValueError(f"no renderer for channel type {channel_type!r}") from None
+    if channel_type == "slack":
+        return slack(message, interactive=interactive)
     return renderer(message)
 
 

@@ -407,6 +407,12 @@ class _WebhookChannel(_Strict):
 
 class SlackChannel(_WebhookChannel):
     type: Literal["slack"]
+    signing_secret: Annotated[str | None, NotNull] = Field(
+        default=None,
+        min_length=1,
+        description="Secrets Manager secret name or ARN of the Slack app's signing secret: "
+        "held messages then carry Approve and Reject buttons",
+    )
 
 
 class TeamsChannel(_WebhookChannel):

@@ -13,6 +13,8 @@ from acceptor.policy.model import Channel, PolicyFile
 
 # Optional keys added after version 1 shipped (docs/policy.md, "limits" and "approval").
 VERSION_1_ADDITIONS = ("limits", "approval")
+# Channel keys added after version 1 shipped (docs/policy.md, "notifications").
+CHANNEL_ADDITIONS = ("signing_secret",)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ def _hash(documents: tuple[PolicyDocument, ...]) -> str:
         # keeps the version it had (decision records and idempotency keys name it).
         unused = {key for key in VERSION_1_ADDITIONS if getattr(document.model, key) is None}
         content = document.model.model_dump(mode="json", exclude={"schema_ref", *unused})
+        for channel in content.get("notifications", {}).values():
+            for key in CHANNEL_ADDITIONS:
+                if channel.get(key) is None:
+                    channel.pop(key, None)
         digest.update(Path(document.path).name.encode())
         digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()[:16]

@@ -25,7 +25,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from acceptor.aws.clients import AwsClients, use_clients
 from acceptor.flows.telemetry import logger
-from acceptor.handlers import decide, ingest, notify, reconcile, security_groups
+from acceptor.handlers import approval, decide, ingest, notify, reconcile, security_groups
 from acceptor.policy.loader import cached_policy
 from acceptor_tools.local_aws import LocalAws
 from helpers.aws import LambdaContext
@@ -35,6 +35,7 @@ BUS = "privatelink-acceptor"
 DECISION_TABLE = "privatelink-acceptor-decisions"
 IDEMPOTENCY_TABLE = "privatelink-acceptor-idempotency"
 RULE_TABLE = "privatelink-acceptor-security-group-rules"
+APPROVAL_TABLE = "privatelink-acceptor-approvals"
 PEOPLE_TOPIC = "privatelink-acceptor-notifications"
 CONSUMER_ROLE = "PrivateLinkAcceptorRead"
 MAX_DRAIN_ROUNDS = 500  # bounded reads of a queue: 5,000 messages at most
@@ -76,6 +77,7 @@ class Stack:
             EVENT_BUS_NAME=BUS,
             DECISION_TABLE=DECISION_TABLE,
             IDEMPOTENCY_TABLE=IDEMPOTENCY_TABLE,
+            APPROVAL_TABLE=APPROVAL_TABLE,
             DECISION_TTL_DAYS="30",
             CONSUMER_ROLE_NAME=CONSUMER_ROLE,
             CONSUMER_ROLE_EXTERNAL_ID="acceptor-test-external-id",
@@ -139,6 +141,7 @@ class Stack:
         create_table(dynamodb, "decisions", DECISION_TABLE)
         create_table(dynamodb, "security-group-rules", RULE_TABLE)
         create_table(dynamodb, "idempotency", IDEMPOTENCY_TABLE)
+        create_table(dynamodb, "approvals", APPROVAL_TABLE)
         self.calls.clear()
 
     @staticmethod
@@ -191,6 +194,25 @@ class Stack:
     def notify(self, event: dict[str, Any]) -> Any:
         with self._as("NotifyFunction") as context:
             return notify.handler(event, context)
+
+    def approval(self, event: dict[str, Any]) -> Any:
+        """A request to the approval URL (`AuthType: AWS_IAM`), as Lambda passes it."""
+        with self._as("ApprovalFunction") as context:
+            return approval.handler(event, context)
+
+    def slack(self, event: dict[str, Any]) -> Any:
+        """A request to the Slack interaction URL (`AuthType: NONE`)."""
+        with self._as("SlackInteractionFunction") as context:
+            return approval.slack_handler(event, context)
+
+    def approval_record(self, endpoint_id: str) -> dict[str, Any] | None:
+        read = TypeDeserializer().deserialize
+        item = (
+            self.clients.dynamodb()
+            .get_item(TableName=APPROVAL_TABLE, Key={"endpoint_id": {"S": endpoint_id}})
+            .get("Item")
+        )
+        return None if item is None else {k: read(v) for k, v in item.items()}
 
     def clients_of(self, function: str) -> AwsClients:
         """The clients a function's handler uses (built on its first call, or here)."""

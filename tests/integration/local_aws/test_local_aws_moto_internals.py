@@ -306,3 +306,20 @@ def test_mock_leaves_environment_credentials_alone(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
     with moto.mock_aws_context():
         assert os.environ["AWS_ACCESS_KEY_ID"] == "mine"
+
+
+def test_assumed_role_credentials_finds_what_sts_issued_and_nothing_else(
+    bare_aws: LocalAws,
+) -> None:
+    issued = bare_aws.credentials(ACCOUNT)
+
+    found = moto.assumed_role_credentials(issued["AccessKeyId"])
+
+    assert found is not None
+    assert found["arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
+    assert found["account"] == ACCOUNT
+    assert (found["secret_access_key"], found["session_token"]) == (
+        issued["SecretAccessKey"],
+        issued["SessionToken"],
+    )
+    assert moto.assumed_role_credentials("ASIANEVERISSUED00000") is None

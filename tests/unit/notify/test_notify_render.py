@@ -121,3 +121,70 @@ def test_generic_webhook_carries_the_event_detail_and_a_summary() -> None:
     assert body["summary"]["items"]["Rule"] == "payments-prod"
     assert body["summary"]["severity"] == "success"
     json.dumps(body)  # a webhook body must be plain JSON
+
+
+HELD = {
+    "decision": "hold",
+    "rule": None,
+    "action": {"type": "none", "result": "skipped", "error": None},
+    "state_after": "pendingAcceptance",
+    "security_groups": None,
+}
+
+
+def _slack_buttons(payload: Any) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in payload.body["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if "action_id" in element
+    ]
+
+
+def test_held_request_on_a_slack_channel_with_a_signing_secret_carries_approve_and_reject() -> None:
+    buttons = _slack_buttons(render("slack", message(**HELD), interactive=True))
+
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("acceptor-approve", ENDPOINT),
+        ("acceptor-reject", ENDPOINT),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "interactive"),
+    [
+        (HELD, False),
+        ({}, True),
+        ({**HELD, "dry_run": True}, True),
+        ({**HELD, "state_after": "available"}, True),
+    ],
+    ids=["no-signing-secret", "accepted", "dry-run", "no-longer-pending"],
+)
+def test_slack_message_without_a_pending_hold_or_a_signing_secret_has_no_decision_buttons(
+    overrides: dict[str, Any], interactive: bool
+) -> None:
+    assert _slack_buttons(render("slack", message(**overrides), interactive=interactive)) == []
+
+
+@pytest.mark.parametrize("channel_type", ["teams", "sns", "webhook"])
+def test_teams_email_and_webhooks_stay_informational_even_for_a_held_request(
+    channel_type: str,
+) -> None:
+    rendered = render(channel_type, message(**HELD), interactive=True)
+
+    assert "acceptor-approve" not in json.dumps(getattr(rendered, "body", ""), default=str)
+
+
+def test_a_decision_by_a_person_names_them_and_their_reason() -> None:
+    approved = message(
+        origin="approval",
+        approved_by="arn:aws:sts::999988887777:assumed-role/NetworkAdmins/alice",
+        approval_reason="contract PO-1182",
+    )
+
+    rendered = text(approved).body
+
+    assert "assumed-role/NetworkAdmins/alice" in rendered
+    assert "contract PO-1182" in rendered
+    assert "a person's approval" in rendered

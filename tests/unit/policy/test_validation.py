@@ -336,7 +336,7 @@ INLINE_CASES: dict[str, tuple[str, int | None, str]] = {
         "  ops:\n    type: slack\n    webhook_secret: a\n    url: https://example.com\n",
         7,
         "notifications.ops: unknown key 'url' (allowed here: webhook_secret, webhook_parameter, "
-        "type)",
+        "type, signing_secret)",
     ),
     "unknown top-level key": (
         "version: 1\nservices: ['*']\nrule: []\n",

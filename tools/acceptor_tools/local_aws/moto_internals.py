@@ -126,6 +126,27 @@ def organization_member_accounts() -> dict[str, tuple[str, str]]:
     return members
 
 
+def assumed_role_credentials(access_key_id: str) -> dict[str, str] | None:
+    """The session moto issued for `access_key_id` (sts:AssumeRole): its ARN, account, user
+    ID, secret key and session token; None when moto issued no such key."""
+    from moto.sts.models import sts_backends
+
+    for account_id in list(sts_backends):
+        for partition in list(sts_backends[account_id]):
+            found = sts_backends[account_id][partition].get_assumed_role_from_access_key(
+                access_key_id
+            )
+            if found is not None:
+                return {
+                    "arn": str(found.arn),
+                    "account": str(found.account_id),
+                    "user_id": str(found.user_id),
+                    "secret_access_key": str(found.secret_access_key),
+                    "session_token": str(found.session_token),
+                }
+    return None
+
+
 def reset_all_backends() -> None:
     """Forget every resource of every account, as a fresh moto would start."""
     from moto.core.base_backend import BackendDict

@@ -139,6 +139,8 @@ class App:
     connection_notifications: tuple[ConnectionNotificationSpec, ...]
     not_emulated: Mapping[str, str] = field(default_factory=dict)
     """Logical ID -> type of the resources the replay does not create (IAM, alarms...)."""
+    function_urls: Mapping[str, str] = field(default_factory=dict)
+    """Function logical ID -> its function URL's `AuthType` (`AWS_IAM` or `NONE`)."""
 
     def function_for(self, name_or_arn: str) -> FunctionSpec | None:
         for function in self.functions.values():

@@ -96,7 +96,7 @@ class Replay:
         self.sqs = aws.client("sqs")
         self.sns = aws.client("sns")
         self.events = aws.client("events")
-        self._feeder = Feeder(deployment, aws)
+        self._feeder = Feeder(deployment, aws, self._invoke_url)
         self.log = ReplayLog()
         self._progress = progress or (lambda _: None)
         self._failures: dict[str, _Failure] = {}  # SQS message ID -> last failure
@@ -108,6 +108,15 @@ class Replay:
         """Put one Lambda input where AWS would receive it; returns what was done."""
         self._bus_may_have_events = True
         return self._feeder.inject(payload, source=source)
+
+    def _invoke_url(self, logical_id: str, event: Any) -> str:
+        """A function URL invokes its function synchronously: no retries, no destinations;
+        the caller gets the answer (or a 502 when the function fails)."""
+        invocation = self._invoke(self.app.functions[logical_id], event, "function URL")
+        self._bus_may_have_events = True
+        result = invocation.response if invocation.ok else None
+        status = result.get("statusCode") if isinstance(result, dict) else 502
+        return f"{logical_id} answered HTTP {status} through its function URL"
 
     # --- running ----------------------------------------------------------------------------
 

@@ -19,9 +19,16 @@ class InjectError(ValueError):
     """An event file the replay cannot place in the application."""
 
 
+# Invokes a function synchronously with a payload, as its function URL does; returns a summary.
+UrlInvoker = Callable[[str, Any], str]
+
+
 class Feeder:
-    def __init__(self, deployment: Deployment, aws: Clients) -> None:
+    def __init__(
+        self, deployment: Deployment, aws: Clients, invoke_url: UrlInvoker | None = None
+    ) -> None:
         self.deployment = deployment
+        self._invoke_url = invoke_url
         self.app = deployment.app
         self.sqs = aws.client("sqs")
         self.sns = aws.client("sns")
@@ -38,8 +45,8 @@ class Feeder:
                     break
             else:
                 raise InjectError(
-                    f"{source}: not an SNS, SQS, scheduled or EventBridge event, nor an SNS "
-                    "notification; the replay does not know where AWS would deliver it"
+                    f"{source}: not an SNS, SQS, scheduled, EventBridge or function URL event, "
+                    "nor an SNS notification; the replay does not know where AWS would deliver it"
                 )
         return "; ".join(done)
 
@@ -137,6 +144,23 @@ class Feeder:
             raise InjectError(f"the bus refused the event: {result['Entries']}")
         return f"put {event['detail-type']!r} on bus {bus}"
 
+    def _inject_function_url_event(self, event: Mapping[str, Any]) -> str:
+        """A request to a function URL goes to the function that owns a URL of its kind: an
+        IAM-signed request (`requestContext.authorizer.iam`) to the `AWS_IAM` URL, any other
+        to the `NONE` URL. (The URL's host is random per deploy: it cannot name the function.)"""
+        context = event.get("requestContext") or {}
+        signed = bool((context.get("authorizer") or {}).get("iam"))
+        auth = "AWS_IAM" if signed else "NONE"
+        owners = sorted(lid for lid, kind in self.app.function_urls.items() if kind == auth)
+        if len(owners) != 1:
+            raise InjectError(
+                f"a function URL event ({auth}) needs one function with such a URL; "
+                f"the template has {owners}"
+            )
+        if self._invoke_url is None:
+            raise InjectError("this replay cannot invoke functions synchronously")
+        return self._invoke_url(owners[0], event)
+
     def _bus_for(self, source: str) -> str:
         if source.startswith("aws."):
             return "default"  # AWS services put their events on the default bus
@@ -193,6 +217,16 @@ def _is_bus_event(item: Any) -> bool:
     return isinstance(item, dict) and {"source", "detail-type", "detail"} <= set(item)
 
 
+def _is_function_url_event(item: Any) -> bool:
+    """Payload format 2.0, as a Lambda function URL passes a request."""
+    return (
+        isinstance(item, dict)
+        and item.get("version") == "2.0"
+        and isinstance(item.get("requestContext"), dict)
+        and "http" in item["requestContext"]
+    )
+
+
 def _is_sns_notification(item: Any) -> bool:
     return isinstance(item, dict) and item.get("Type") == "Notification" and "Message" in item
 
@@ -203,5 +237,6 @@ _INJECTORS: tuple[tuple[Callable[[Any], bool], Callable[[Feeder, Any], str]], ..
     (_records_from("aws:sqs"), Feeder._inject_sqs_event),
     (_is_sns_notification, Feeder._inject_sns_notification),
     (_is_scheduled, Feeder._inject_scheduled_event),
+    (_is_function_url_event, Feeder._inject_function_url_event),
     (_is_bus_event, Feeder._inject_bus_event),
 )

@@ -101,6 +101,8 @@ class ConnectionReport:
     requests: int = 0
     """"Endpoint Connection Requested" events seen for it (notifications, sweeps...)."""
     decisions: int = 0
+    approved_by: str | None = None
+    """The person whose approval decided the last decision (origin `approval`)."""
     state_before: str | None = None
     state_after: str | None = None
     managed: bool = True
@@ -241,6 +243,7 @@ def _take_decision(report: ConnectionReport, detail: Mapping[str, Any], shown: P
     report.decisions += 1
     report.decision = detail.get("decision")
     report.rule = detail.get("rule")
+    report.approved_by = detail.get("approved_by")
     reason = detail.get("reason")
     report.reason = shown(reason) if isinstance(reason, str) else reason
     report.missing_facts = list(detail.get("missing_facts") or [])
@@ -335,6 +338,7 @@ def render_text(report: Report) -> str:
             lines.append("  decision  none (no decision was published for it)")
         else:
             rule = f" by rule {c.rule}" if c.rule else ""
+            rule = f" approved by {c.approved_by}" if c.approved_by else rule
             dry = " (dry run)" if c.dry_run else ""
             lines.append(f"  decision  {c.decision.upper()}{rule}{dry}{_times(c)}")
             lines.append(f"  why       {c.reason}")

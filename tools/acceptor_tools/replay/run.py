@@ -31,6 +31,9 @@ from acceptor_tools.replay.report import (
 # the template: the message belongs to the demo world's story, not to every world's.
 DEMO_WORLD = Path("events/world.yaml")
 UNPARSEABLE_SAMPLE = Path("events/ingest-sns-unparseable.json")
+# A network admin's `acceptor approve` of the held partner endpoint, as its function URL
+# passes it (docs/operations.md, "Approving a held request"): the end of the demo world's story.
+APPROVAL_SAMPLE = Path("events/approval-url-accept.json")
 
 
 def read_event_file(path: Path) -> Any:
@@ -82,13 +85,16 @@ def replay_demo(
 ) -> Report:
     """The story of a world: its consumers create their endpoints (each creation sends the
     provider's connection notification) and SNS delivers one of those notifications twice.
-    The demo world's story adds a message nobody can read (`events/ingest-sns-unparseable.json`);
+    The demo world's story adds a message nobody can read (`events/ingest-sns-unparseable.json`)
+    and ends with a network admin approving the held request (`events/approval-url-accept.json`);
     any other world replays its own story only, and so does a policy diff
     (`unreadable_message=False`): the message decides nothing and only fails."""
     unparseable = None
+    approval = None
     notes: list[str] = []
     if unreadable_message and is_demo_world(config):
         unparseable = read_event_file(config.template.resolve().parent / UNPARSEABLE_SAMPLE)
+        approval = read_event_file(config.template.resolve().parent / APPROVAL_SAMPLE)
 
     def play(replay: LocalReplay, say: Progress) -> None:
         world = replay.aws.world
@@ -123,6 +129,16 @@ def replay_demo(
             " dead letter show that Ingest never guesses. A real one waits in"
             " IngestDeadLetterQueue for a person (docs/operations.md)."
         )
+        if approval is None:
+            return
+        approver = approval["requestContext"]["authorizer"]["iam"]["userArn"]
+        body = json.loads(approval["body"])
+        say(
+            f"{approver} approves the held endpoint {body['endpoint_id']}: "
+            f"acceptor approve --reason {body['reason']!r} ({APPROVAL_SAMPLE})"
+        )
+        replay.session.inject(approval, source=str(APPROVAL_SAMPLE))
+        replay.session.run(config.limits)
 
     report = _replay(config, play, progress, plumbing)
     report.notes.extend(notes)

@@ -343,6 +343,12 @@ def _read(
         for lid, props in reader.of_type("AWS::Lambda::EventSourceMapping")
         if ":sqs:" in str(props.get("EventSourceArn", ""))
     )
+    url_resources = reader.of_type("AWS::Lambda::Url")
+    function_urls = {
+        app_functions[str(props["TargetFunctionArn"])]: str(props.get("AuthType", "AWS_IAM"))
+        for _, props in url_resources
+        if str(props.get("TargetFunctionArn")) in app_functions
+    }
     notifications = tuple(
         ConnectionNotificationSpec(
             logical_id=lid,
@@ -364,6 +370,7 @@ def _read(
         *(e.logical_id for e in event_sources),
         *(n.logical_id for n in notifications),
         *(lid for lid, _ in invoke_config_resources),
+        *(lid for lid, _ in url_resources),
     }
     not_emulated = {
         lid: str(resource.get("Type"))
@@ -386,6 +393,7 @@ def _read(
         event_sources=event_sources,
         connection_notifications=notifications,
         not_emulated=not_emulated,
+        function_urls=function_urls,
     )
 
 

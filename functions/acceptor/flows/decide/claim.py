@@ -38,6 +38,9 @@ def idempotency_key(request: RequestedDetail, policy_hash: str, *, dry_run: bool
     }
     if request.origin == "revocation":
         key["sweep"] = request.correlation_id
+    if request.origin == "approval":
+        # Each approval record is decided once (its ID is the request's correlation ID).
+        key["approval"] = request.correlation_id
     return key
 
 

@@ -37,7 +37,14 @@ from acceptor.flows.decide.act import act
 from acceptor.flows.decide.claim import claim
 from acceptor.flows.decide.deliver import Delivered, deliver
 from acceptor.flows.decide.gather import gather
-from acceptor.flows.decide.ports import Connections, Consumers, Delivery, Log, Organizations
+from acceptor.flows.decide.ports import (
+    Approvals,
+    Connections,
+    Consumers,
+    Delivery,
+    Log,
+    Organizations,
+)
 from acceptor.flows.decide.reread import count_connections, reread
 from acceptor.flows.decide.results import Claimed, RecordFailed, StageResults
 from acceptor.flows.telemetry import ERRORS, count, logger, tracer
@@ -61,6 +68,8 @@ class DecideDeps:
     log: Log | None
     clock: Callable[[], datetime]
     managed: frozenset[str] | None = None  # None: not screened (tests); wiring always sets it
+    approvals: Approvals | None = None
+    """Read for requests with origin `approval`; without it, no approval ever applies."""
     remaining_ms: Callable[[], int | None] = lambda: None
 
 
@@ -168,12 +177,21 @@ def _decide(
             and needs_facts(request.request, connection, policy, deps.managed)
         ):
             continue  # its gather failed
+        records = NO_RECORDS
+        if request.request.origin == "approval" and connection is not None:
+            # The approval is read from its table, never taken from the event.
+            try:
+                found = deps.approvals.get(request.request.endpoint_id) if deps.approvals else None
+            except (AwsError, ValueError, KeyError) as err:
+                results.failed[request] = err
+                continue
+            records = Records(approval=found)
         connections_of: int | NotCounted | None = counts.get(request, NOT_COUNTED)
         decision = decide_one(
             request.request,
             connection,
             gathered,
-            NO_RECORDS,
+            records,
             policy,
             now,
             managed=deps.managed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from acceptor.approval.model import ApprovalRecord
 from acceptor.aws.bus import FailedEntry
 from acceptor.contract import BusEvent
 from acceptor.decision.actions import Act, ItemFailure
@@ -50,6 +51,12 @@ class Log(Protocol):
     def notice(self, endpoint_id: str) -> RevocationNotice | None: ...
 
     def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]: ...
+
+
+class Approvals(Protocol):
+    """The approvals table (`aws/approvals.py`), read for origin `approval`."""
+
+    def get(self, endpoint_id: str) -> ApprovalRecord | None: ...
 
 
 class Delivery(Protocol):
