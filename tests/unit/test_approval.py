@@ -231,7 +231,9 @@ def test_an_approved_accept_opens_the_approval_security_groups() -> None:
     decided = decide_with(HELD, record("accept"))
 
     assert json.loads(str(decided.security_groups)) == {
-        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False}
+        "consumer_endpoint": {"ports": [443], "allow_shared_groups": False},
+        "max_cidrs": 5,
+        "allow_public_cidrs": False,
     }
 
 
