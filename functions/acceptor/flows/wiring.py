@@ -22,10 +22,10 @@ from acceptor.flows.telemetry import ERRORS, count, logger
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import cached_policy
 from acceptor.policy.policy_set import PolicySet
-from acceptor.settings import Settings
+from acceptor.settings import BusSettings, DecideSettings, ManagedSettings, PolicySettings
 
 
-def policy(settings: Settings) -> PolicySet:
+def policy(settings: PolicySettings) -> PolicySet:
     """The bundled policy, loaded once per execution environment. An invalid policy decides
     nothing: it is logged with every problem, counted as an error, and raised."""
     try:
@@ -47,7 +47,7 @@ def provider_ec2(clients: AwsClients) -> ProviderEc2:
     return ProviderEc2(clients.ec2(), clients.region)
 
 
-def bus(settings: Settings, clients: AwsClients) -> Bus:
+def bus(settings: BusSettings, clients: AwsClients) -> Bus:
     return Bus(clients.events(), settings.event_bus_name)
 
 
@@ -65,7 +65,7 @@ _managed_lock = threading.Lock()
 
 
 def managed_services(
-    settings: Settings,
+    settings: ManagedSettings,
     clients: AwsClients,
     requested: Collection[str] = (),
     monotonic: Callable[[], float] = time.monotonic,
@@ -98,7 +98,7 @@ def _memory_guard() -> MemoryGuard:
 
 
 def decide_deps(
-    settings: Settings,
+    settings: DecideSettings,
     clients: AwsClients,
     remaining_ms: Callable[[], int | None],
     clock: Callable[[], datetime] | None = None,

@@ -29,7 +29,7 @@ from acceptor.contract import RequestedEvent
 from acceptor.flows import wiring
 from acceptor.flows.decide import RecordFailed, decide_batch
 from acceptor.flows.telemetry import logger, metrics, tracer
-from acceptor.settings import Settings
+from acceptor.settings import DecideSettings
 
 EVENT_MODEL = SqsModel
 RECORD_BODY_MODEL = RequestedEvent
@@ -39,7 +39,7 @@ RECORD_BODY_MODEL = RequestedEvent
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    settings = Settings.from_environ(os.environ)
+    settings = DecideSettings.from_environ(os.environ)
     batch = parse(event=event, model=EVENT_MODEL)
     policy = wiring.policy(settings)
     deps = wiring.decide_deps(

@@ -41,7 +41,7 @@ from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, delive
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
 from acceptor.notify.events import Envelope
 from acceptor.policy.loader import cached_policy
-from acceptor.settings import Settings
+from acceptor.settings import NotifySettings as Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -38,7 +38,7 @@ from acceptor.security_groups.model import Operation, Report
 from acceptor.security_groups.ports import Adapters, Request
 from acceptor.security_groups.remove import remove_rules
 from acceptor.security_groups.triggers import Trigger, operation_for
-from acceptor.settings import Settings
+from acceptor.settings import SecurityGroupsSettings as Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -10,7 +10,7 @@ import pytest
 
 from acceptor.handlers.security_groups import Home, UnexpectedEvent, read_event
 from acceptor.security_groups.triggers import operation_for
-from acceptor.settings import Settings
+from acceptor.settings import SecurityGroupsSettings
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 HOME = Home("999988887777", "us-east-1")
@@ -31,7 +31,7 @@ def test_every_security_groups_event_file_is_covered() -> None:
 def test_event_file_parses_and_asks_for_its_operation(name: str) -> None:
     event = json.loads((EVENTS / name).read_text())
 
-    trigger, request, correlation_id = read_event(event, Settings(), HOME)
+    trigger, request, correlation_id = read_event(event, SecurityGroupsSettings(), HOME)
 
     operation, _ = operation_for(trigger)
     assert (operation, request.dry_run) == EXPECTED[name]
@@ -43,7 +43,7 @@ def test_event_file_parses_and_asks_for_its_operation(name: str) -> None:
 def test_the_accept_file_carries_both_sides_of_the_rule() -> None:
     event = json.loads((EVENTS / "security-groups-decided-accept.json").read_text())
 
-    _, request, _ = read_event(event, Settings(), HOME)
+    _, request, _ = read_event(event, SecurityGroupsSettings(), HOME)
 
     assert request.spec is not None
     assert request.spec.consumer_endpoint is not None
@@ -53,7 +53,7 @@ def test_the_accept_file_carries_both_sides_of_the_rule() -> None:
 
 def test_the_dry_run_setting_makes_every_event_a_plan() -> None:
     event = json.loads((EVENTS / "security-groups-decided-accept.json").read_text())
-    settings = Settings.model_validate({"DRY_RUN": "true"})
+    settings = SecurityGroupsSettings.model_validate({"DRY_RUN": "true"})
 
     _, request, _ = read_event(event, settings, HOME)
 
@@ -64,4 +64,4 @@ def test_a_requested_event_is_not_for_this_function() -> None:
     event = json.loads((EVENTS / "bus-requested-notification.json").read_text())
 
     with pytest.raises(UnexpectedEvent):
-        read_event(event, Settings(), HOME)
+        read_event(event, SecurityGroupsSettings(), HOME)
