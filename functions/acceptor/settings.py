@@ -104,13 +104,23 @@ class ReconcileSettings(ManagedSettings, PolicySettings, BusSettings):
     connection_topic_prefix: str = Field(default="", alias="CONNECTION_TOPIC_PREFIX")
 
 
-class DecideSettings(ManagedSettings, PolicySettings, BusSettings, DryRunSettings, DecisionLogSettings, ConsumerRoleSettings, OrganizationsSettings):
+class DecideSettings(
+    ManagedSettings,
+    PolicySettings,
+    BusSettings,
+    DryRunSettings,
+    DecisionLogSettings,
+    ConsumerRoleSettings,
+    OrganizationsSettings,
+):
     """DecideFunction."""
 
     idempotency_table: OptionalText = Field(default=None, alias="IDEMPOTENCY_TABLE")
 
 
-class SecurityGroupsSettings(BusSettings, DryRunSettings, DecisionLogSettings, ConsumerRoleSettings):
+class SecurityGroupsSettings(
+    BusSettings, DryRunSettings, DecisionLogSettings, ConsumerRoleSettings
+):
     """SecurityGroupsFunction: consumer-role.yaml's write role (RoleName-write), for ingress
     changes only (reads go through the read role), and the table of the rules it created, per
     endpoint and group (without it, rules it adds could never be told from others' and removed,

@@ -70,7 +70,9 @@ def test_security_groups_write_role_defaults_to_the_read_roles_write_twin() -> N
 def test_settings_are_frozen_and_hashable_so_notify_can_cache_its_dependencies() -> None:
     settings = NotifySettings.from_environ({"ACCEPTOR_ROLE_ARNS": "arn:a,arn:b"})
 
-    assert hash(settings) == hash(NotifySettings.from_environ({"ACCEPTOR_ROLE_ARNS": "arn:a,arn:b"}))
+    assert hash(settings) == hash(
+        NotifySettings.from_environ({"ACCEPTOR_ROLE_ARNS": "arn:a,arn:b"})
+    )
     with pytest.raises(ValidationError):
         settings.secret_cache_seconds = 1  # type: ignore[misc]
 

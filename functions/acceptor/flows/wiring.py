@@ -1,4 +1,9 @@
-"""Adapters built from the settings and the clients, once per invocation."""
+"""Adapters built from the settings and the clients, once per invocation.
+
+Ingest, Reconcile and Decide share this module, so what only one of them uses is imported
+where it is built, on first use: Ingest's cold start does not pay for Decide's flow, the
+idempotency utility or the policy loader (docs/architecture.md, "Cold start").
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,27 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from acceptor.aws.bus import Bus
 from acceptor.aws.clients import AwsClients
-from acceptor.aws.consumer import ConsumerReader
-from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
-from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
 from acceptor.aws.managed_services import EndpointServices
-from acceptor.aws.organizations import OrganizationsReader
-from acceptor.flows.decide import DecideDeps
-from acceptor.flows.managed import scan
 from acceptor.flows.telemetry import ERRORS, count, logger
-from acceptor.policy.errors import PolicyError
-from acceptor.policy.loader import cached_policy
-from acceptor.policy.policy_set import PolicySet
 from acceptor.settings import BusSettings, DecideSettings, ManagedSettings, PolicySettings
+
+if TYPE_CHECKING:
+    from acceptor.aws.idempotency import Guard, MemoryGuard
+    from acceptor.flows.decide import DecideDeps
+    from acceptor.policy.policy_set import PolicySet
 
 
 def policy(settings: PolicySettings) -> PolicySet:
     """The bundled policy, loaded once per execution environment. An invalid policy decides
     nothing: it is logged with every problem, counted as an error, and raised."""
+    from acceptor.policy.errors import PolicyError
+    from acceptor.policy.loader import cached_policy
+
     try:
         return cached_policy(settings.policy_path)
     except PolicyError as err:
@@ -78,6 +83,8 @@ def managed_services(
         cached = _managed_cache.get(key)
     if cached is not None and monotonic() < cached[0] and set(requested) <= cached[1]:
         return cached[1]
+    from acceptor.flows.managed import scan
+
     managed = scan(endpoint_services(clients), settings.managed_services).managed
     with _managed_lock:
         _managed_cache[key] = (monotonic() + MANAGED_TTL_SECONDS, managed)
@@ -92,6 +99,8 @@ def reset_managed_cache() -> None:
 
 @functools.cache
 def _memory_guard() -> MemoryGuard:
+    from acceptor.aws.idempotency import MemoryGuard
+
     # Lives as long as the execution environment, like Powertools' local cache would.
     logger.warning("IDEMPOTENCY_TABLE is not set: duplicates are caught only within this process")
     return MemoryGuard()
@@ -106,6 +115,12 @@ def decide_deps(
 ) -> DecideDeps:
     """`requested`: the services the batch names (a hint: the managed set is re-scanned when
     it lacks one; Decide still screens every request against the scanned set)."""
+    from acceptor.aws.consumer import ConsumerReader
+    from acceptor.aws.decision_log import DecisionLog
+    from acceptor.aws.idempotency import PowertoolsGuard
+    from acceptor.aws.organizations import OrganizationsReader
+    from acceptor.flows.decide import DecideDeps
+
     guard: Guard = (
         PowertoolsGuard(clients.dynamodb(), settings.idempotency_table)
         if settings.idempotency_table
