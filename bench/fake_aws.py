@@ -1,8 +1,8 @@
 """A fake AWS endpoint for the memory benchmark: real boto3 clients talk HTTP to it.
 
 Not moto: a small stateless HTTP server (its own process, so that its memory is not counted)
-answering the calls Decide makes (the managed-services scan included) with the shapes AWS answers them with (EC2 and STS: query
-protocol, XML; EventBridge and DynamoDB: JSON), over HTTPS. Every client reaches it through
+answering the calls Decide makes (its managed-services scan included) with the shapes AWS
+answers them with (EC2 and STS: query protocol, XML; EventBridge and DynamoDB: JSON), over HTTPS. Every client reaches it through
 botocore's `AWS_ENDPOINT_URL` setting (and trusts its certificate through `AWS_CA_BUNDLE`), so
 the code under measurement is unchanged.
 
