@@ -2,9 +2,9 @@
 
 Not moto: a small stateless HTTP server (its own process, so that its memory is not counted)
 answering the calls Decide makes (its managed-services scan included) with the shapes AWS
-answers them with (EC2 and STS: query protocol, XML; EventBridge and DynamoDB: JSON), over HTTPS. Every client reaches it through
-botocore's `AWS_ENDPOINT_URL` setting (and trusts its certificate through `AWS_CA_BUNDLE`), so
-the code under measurement is unchanged.
+answers them with (EC2 and STS: query protocol, XML; EventBridge and DynamoDB: JSON), over
+HTTPS. Every client reaches it through botocore's `AWS_ENDPOINT_URL` setting (and trusts its
+certificate through `AWS_CA_BUNDLE`), so the code under measurement is unchanged.
 
 The world is a pure function of the endpoint ID: `vpce-AAAAAA IIIIIIIIIII` (hex) is endpoint
 number I of consumer account number A, to service number I mod SERVICES; every fourth account
