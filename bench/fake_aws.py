@@ -1,10 +1,10 @@
 """A fake AWS endpoint for the memory benchmark: real boto3 clients talk HTTP to it.
 
 Not moto: a small stateless HTTP server (its own process, so that its memory is not counted)
-answering the calls Decide makes with the shapes AWS answers them with (EC2 and STS: query
-protocol, XML; EventBridge and DynamoDB: JSON), over HTTPS. Every client reaches it through
-botocore's `AWS_ENDPOINT_URL` setting (and trusts its certificate through `AWS_CA_BUNDLE`), so
-the code under measurement is unchanged.
+answering the calls Decide makes (its managed-services scan included) with the shapes AWS
+answers them with (EC2 and STS: query protocol, XML; EventBridge and DynamoDB: JSON), over
+HTTPS. Every client reaches it through botocore's `AWS_ENDPOINT_URL` setting (and trusts its
+certificate through `AWS_CA_BUNDLE`), so the code under measurement is unchanged.
 
 The world is a pure function of the endpoint ID: `vpce-AAAAAA IIIIIIIIIII` (hex) is endpoint
 number I of consumer account number A, to service number I mod SERVICES; every fourth account
@@ -138,6 +138,21 @@ def describe_vpcs(form: dict[str, list[str]]) -> str:
     return _ec2("DescribeVpcs", f"<vpcSet>{''.join(items)}</vpcSet>")
 
 
+def describe_services(form: dict[str, list[str]]) -> str:
+    """The provider's SERVICES services, every one tagged for the acceptor (one page)."""
+    items = "".join(
+        f"<item><serviceId>{service_id(n)}</serviceId>"
+        f"<serviceName>com.amazonaws.vpce.us-east-1.{service_id(n)}</serviceName>"
+        "<serviceState>Available</serviceState><acceptanceRequired>true</acceptanceRequired>"
+        f"{_tags({'privatelink-acceptor:managed': 'true'})}</item>"
+        for n in range(SERVICES)
+    )
+    return _ec2(
+        "DescribeVpcEndpointServiceConfigurations",
+        f"<serviceConfigurationSet>{items}</serviceConfigurationSet>",
+    )
+
+
 def act(action: str) -> str:
     return _ec2(action, "<unsuccessful/>")
 
@@ -161,6 +176,7 @@ QUERY_ACTIONS = {
     "DescribeVpcEndpointConnections": describe_connections,
     "DescribeVpcEndpoints": describe_endpoints,
     "DescribeVpcs": describe_vpcs,
+    "DescribeVpcEndpointServiceConfigurations": describe_services,
     "AcceptVpcEndpointConnections": lambda form: act("AcceptVpcEndpointConnections"),
     "RejectVpcEndpointConnections": lambda form: act("RejectVpcEndpointConnections"),
     "AssumeRole": assume_role,

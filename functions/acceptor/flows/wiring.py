@@ -1,4 +1,9 @@
-"""Adapters built from the settings and the clients, once per invocation."""
+"""Adapters built from the settings and the clients, once per invocation.
+
+Ingest, Reconcile and Decide share this module, so what only one of them uses is imported
+where it is built, on first use: Ingest's cold start does not pay for Decide's flow, the
+idempotency utility or the policy loader (docs/architecture.md, "Cold start").
+"""
 
 from __future__ import annotations
 
@@ -24,9 +29,7 @@ from acceptor.aws.clients import AwsClients
 from acceptor.aws.consumer import ConsumerReader
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
-from acceptor.aws.idempotency import Guard, MemoryGuard, PowertoolsGuard
 from acceptor.aws.managed_services import EndpointServices
-from acceptor.aws.organizations import OrganizationsReader
 from acceptor.aws.rule_records import RuleRecordTable
 from acceptor.aws.secrets import WebhookUrls
 from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
@@ -34,25 +37,37 @@ from acceptor.aws.signing_secrets import SigningSecrets
 from acceptor.aws.sns_publish import SnsPublisher
 from acceptor.aws.webhook import WebhookPoster
 from acceptor.flows.approval import ApprovalDeps
-from acceptor.flows.decide import DecideDeps
 from acceptor.flows.managed import scan
 from acceptor.flows.notify import DEDUP_SECONDS, MissingIdempotencyTable, NotifyDeps
 from acceptor.flows.security_groups import Home, SecurityGroupsDeps
 from acceptor.flows.telemetry import ERRORS, count, logger
 from acceptor.notify.dispatch import Senders
-from acceptor.policy.errors import PolicyError
-from acceptor.policy.loader import cached_policy
-from acceptor.policy.policy_set import PolicySet
 from acceptor.security_groups.ports import Adapters
-from acceptor.settings import Settings
+from acceptor.settings import (
+    ApprovalSettings,
+    BusSettings,
+    DecideSettings,
+    ManagedSettings,
+    NotifySettings,
+    PolicySettings,
+    SecurityGroupsSettings,
+)
+
+if TYPE_CHECKING:
+    from acceptor.aws.idempotency import Guard, MemoryGuard
+    from acceptor.flows.decide import DecideDeps
+    from acceptor.policy.policy_set import PolicySet
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
 
 
-def policy(settings: Settings) -> PolicySet:
+def policy(settings: PolicySettings) -> PolicySet:
     """The bundled policy, loaded once per execution environment. An invalid policy decides
     nothing: it is logged with every problem, counted as an error, and raised."""
+    from acceptor.policy.errors import PolicyError
+    from acceptor.policy.loader import cached_policy
+
     try:
         return cached_policy(settings.policy_path)
     except PolicyError as err:
@@ -72,7 +87,7 @@ def provider_ec2(clients: AwsClients) -> ProviderEc2:
     return ProviderEc2(clients.ec2(), clients.region)
 
 
-def bus(settings: Settings, clients: AwsClients) -> Bus:
+def bus(settings: BusSettings, clients: AwsClients) -> Bus:
     return Bus(clients.events(), settings.event_bus_name)
 
 
@@ -90,7 +105,7 @@ _managed_lock = threading.Lock()
 
 
 def managed_services(
-    settings: Settings,
+    settings: ManagedSettings,
     clients: AwsClients,
     requested: Collection[str] = (),
     monotonic: Callable[[], float] = time.monotonic,
@@ -103,6 +118,7 @@ def managed_services(
         cached = _managed_cache.get(key)
     if cached is not None and monotonic() < cached[0] and set(requested) <= cached[1]:
         return cached[1]
+
     managed = scan(endpoint_services(clients), settings.managed_services).managed
     with _managed_lock:
         _managed_cache[key] = (monotonic() + MANAGED_TTL_SECONDS, managed)
@@ -117,13 +133,15 @@ def reset_managed_cache() -> None:
 
 @functools.cache
 def _memory_guard() -> MemoryGuard:
+    from acceptor.aws.idempotency import MemoryGuard
+
     # Lives as long as the execution environment, like Powertools' local cache would.
     logger.warning("IDEMPOTENCY_TABLE is not set: duplicates are caught only within this process")
     return MemoryGuard()
 
 
 def decide_deps(
-    settings: Settings,
+    settings: DecideSettings,
     clients: AwsClients,
     remaining_ms: Callable[[], int | None],
     clock: Callable[[], datetime] | None = None,
@@ -131,6 +149,10 @@ def decide_deps(
 ) -> DecideDeps:
     """`requested`: the services the batch names (a hint: the managed set is re-scanned when
     it lacks one; Decide still screens every request against the scanned set)."""
+    from acceptor.aws.idempotency import PowertoolsGuard
+    from acceptor.aws.organizations import OrganizationsReader
+    from acceptor.flows.decide import DecideDeps
+
     guard: Guard = (
         PowertoolsGuard(clients.dynamodb(), settings.idempotency_table)
         if settings.idempotency_table
@@ -169,7 +191,7 @@ SECURITY_GROUPS_SESSION = "privatelink-acceptor-security-groups"
 
 
 def security_groups_deps(
-    settings: Settings, clients: AwsClients, function_arn: str
+    settings: SecurityGroupsSettings, clients: AwsClients, function_arn: str
 ) -> SecurityGroupsDeps:
     """Built per invocation: consumer-role sessions last 15 minutes, environments much longer
     (the boto3 clients behind them are cached by `clients`)."""
@@ -226,7 +248,7 @@ NOTIFY_SESSION = "privatelink-acceptor-notify"
 
 
 @lru_cache(maxsize=4)
-def notify_deps(settings: Settings, clients: AwsClients) -> NotifyDeps:
+def notify_deps(settings: NotifySettings, clients: AwsClients) -> NotifyDeps:
     """Built on the first invocation of an execution environment, then reused (URL cache)."""
     if settings.idempotency_table is None:
         raise MissingIdempotencyTable(
@@ -258,7 +280,7 @@ def notify_deps(settings: Settings, clients: AwsClients) -> NotifyDeps:
 
 
 def _organizations(
-    settings: Settings, clients: AwsClients
+    settings: NotifySettings, clients: AwsClients
 ) -> Callable[[], OrganizationsClient] | None:
     if not settings.organizations_access:
         return None
@@ -270,14 +292,16 @@ def _organizations(
     return lambda: clients.assume_role(role_arn, session_name=NOTIFY_SESSION).organizations()
 
 
-def approvals(settings: Settings, clients: AwsClients) -> ApprovalStore | None:
+def approvals(
+    settings: DecideSettings | ApprovalSettings, clients: AwsClients
+) -> ApprovalStore | None:
     if not settings.approval_table:
         return None
     return ApprovalStore(clients.dynamodb(), settings.approval_table)
 
 
 def approval_deps(
-    settings: Settings, clients: AwsClients, clock: Callable[[], datetime] | None = None
+    settings: ApprovalSettings, clients: AwsClients, clock: Callable[[], datetime] | None = None
 ) -> ApprovalDeps:
     store = approvals(settings, clients)
     if store is None:

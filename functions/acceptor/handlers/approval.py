@@ -23,7 +23,7 @@ from acceptor.aws.clients import default_clients
 from acceptor.flows import wiring
 from acceptor.flows.approval import approve, slack_click
 from acceptor.flows.telemetry import logger, metrics, tracer
-from acceptor.settings import Settings
+from acceptor.settings import ApprovalSettings, SlackInteractionSettings
 
 EVENT_MODEL = LambdaFunctionUrlModel
 
@@ -32,7 +32,7 @@ EVENT_MODEL = LambdaFunctionUrlModel
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environ(os.environ)
+    settings = ApprovalSettings.from_environ(os.environ)
     request = parse(event=event, model=EVENT_MODEL)
     approver = caller_arn(request)
     if approver is None:
@@ -63,7 +63,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 def slack_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environ(os.environ)
+    settings = SlackInteractionSettings.from_environ(os.environ)
     request = parse(event=event, model=EVENT_MODEL)
     clients = default_clients()
     outcome = slack_click(

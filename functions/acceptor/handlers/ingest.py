@@ -18,7 +18,7 @@ from acceptor.aws.clients import default_clients
 from acceptor.flows import wiring
 from acceptor.flows.ingest import IngestDeps, ingest_event
 from acceptor.flows.telemetry import logger, metrics, tracer
-from acceptor.settings import Settings
+from acceptor.settings import IngestSettings
 
 # The event's shape (the samples in events/ are checked against it); the flow validates each
 # record on its own with this model's `SnsRecordModel`.
@@ -29,7 +29,7 @@ EVENT_MODEL = SnsModel
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environ(os.environ)
+    settings = IngestSettings.from_environ(os.environ)
     clients = default_clients()
     deps = IngestDeps(
         ec2=wiring.provider_ec2(clients),

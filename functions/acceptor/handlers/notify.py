@@ -18,7 +18,7 @@ from acceptor.flows import wiring
 from acceptor.flows.notify import NotifySettings, notify
 from acceptor.flows.telemetry import logger, metrics, tracer
 from acceptor.policy.loader import cached_policy
-from acceptor.settings import Settings
+from acceptor.settings import NotifySettings as Settings
 
 
 @logger.inject_lambda_context(clear_state=True)

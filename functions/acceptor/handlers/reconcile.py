@@ -14,7 +14,7 @@ from acceptor.aws.clients import default_clients
 from acceptor.flows import wiring
 from acceptor.flows.reconcile import Notifications, reconcile
 from acceptor.flows.telemetry import logger, metrics, tracer
-from acceptor.settings import Settings
+from acceptor.settings import ReconcileSettings
 
 EVENT_MODEL = EventBridgeModel
 
@@ -23,7 +23,7 @@ EVENT_MODEL = EventBridgeModel
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_environ(os.environ)
+    settings = ReconcileSettings.from_environ(os.environ)
     schedule = parse(event=event, model=EVENT_MODEL)
     policy = wiring.policy(settings)
     clients = default_clients()

@@ -17,7 +17,7 @@ from acceptor.aws.clients import default_clients
 from acceptor.flows import wiring
 from acceptor.flows.security_groups import update_security_groups
 from acceptor.flows.telemetry import logger, metrics, tracer
-from acceptor.settings import Settings
+from acceptor.settings import SecurityGroupsSettings as Settings
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,14 +9,16 @@ from typing import Any, cast
 
 from handler_fakes import NOW, FakeBus, FakeConsumers, FakeEc2, FakeLog, pending
 
+from acceptor.aws.bus import FailedEntry
 from acceptor.aws.errors import AccessDenied, Throttled
 from acceptor.aws.idempotency import Claim, MemoryGuard
 from acceptor.aws.organizations import OrganizationsReader
-from acceptor.contract import DecidedDetail, Origin, RequestedDetail, RequestedEvent
+from acceptor.contract import BusEvent, DecidedDetail, Origin, RequestedDetail, RequestedEvent
 from acceptor.decision.actions import ItemFailure
 from acceptor.decision.connection import Connection
 from acceptor.decision.gather import ConsumerFacts
 from acceptor.flows.decide import BatchOutcome, DecideDeps, decide_batch
+from acceptor.flows.decide.deliver import PUBLISH_CHUNK
 from acceptor.policy.model import PolicyFile
 from acceptor.policy.policy_set import PolicyDocument, PolicySet
 
@@ -520,3 +522,30 @@ def test_a_service_no_limit_governs_is_not_listed() -> None:
 
     assert harness.decided()["vpce-00000005"].decision == "accept"
     assert [call for call in harness.ec2.calls if call[0] == "list-service"] == []
+
+
+def test_decided_events_are_put_in_chunks_and_a_failed_chunk_leaves_the_earlier_ones_put() -> None:
+    # Given more decisions than one chunk, and a bus that fails its second put
+    connections = [pending(f"vpce-{n:08x}") for n in range(1, PUBLISH_CHUNK + 51)]
+    harness = Harness(connections)
+
+    class SecondPutFails(FakeBus):
+        calls = 0
+
+        def try_put(self, events: Sequence[BusEvent]) -> list[FailedEntry]:
+            self.calls += 1
+            if self.calls == 2:
+                raise Throttled("PutEvents", "ThrottlingException", "slow down")
+            return super().try_put(events)
+
+    harness.bus = SecondPutFails()
+
+    # When the batch is decided
+    outcome = harness.run([(f"m{i}", body(c)) for i, c in enumerate(connections)])
+
+    # Then the first chunk is out and complete, the rest is retried by the queue
+    put = {cast(DecidedDetail, e.detail).endpoint_id for e in harness.bus.events}
+    assert len(put) == PUBLISH_CHUNK
+    assert len(outcome.failures) == 50
+    failed = {connections[int(m[1:])].endpoint_id for m in outcome.failures}
+    assert failed.isdisjoint(put)

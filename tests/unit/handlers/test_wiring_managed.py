@@ -10,7 +10,7 @@ import pytest
 
 from acceptor.flows import wiring
 from acceptor.managed import MANAGED_TAG, EndpointService
-from acceptor.settings import Settings
+from acceptor.settings import DecideSettings
 
 A, B = "vpce-svc-0a1b2c3d4e5f67890", "vpce-svc-0b2c3d4e5f6a78901"
 
@@ -41,7 +41,7 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
 
 
 def managed(clients: Any, now: float, requested: tuple[str, ...] = ()) -> frozenset[str]:
-    return wiring.managed_services(Settings(), cast(Any, clients), requested, lambda: now)
+    return wiring.managed_services(DecideSettings(), cast(Any, clients), requested, lambda: now)
 
 
 def test_the_scan_is_cached_within_its_ttl(services: Services) -> None:
@@ -73,6 +73,6 @@ def test_an_untagged_service_leaves_the_set_once_the_ttl_is_over(services: Servi
 
 def test_a_filter_narrows_the_tagged_set(services: Services) -> None:
     services.tagged.add(B)
-    settings = Settings(MANAGED_SERVICE_IDS=B)
+    settings = DecideSettings(MANAGED_SERVICE_IDS=B)
 
     assert wiring.managed_services(settings, cast(Any, Clients())) == {B}

@@ -26,6 +26,9 @@ from acceptor.flows.decide.ports import Delivery, Log
 from acceptor.flows.decide.results import Claimed, StageResults
 from acceptor.flows.telemetry import DECISION_METRICS, LATENCY, count, logger, milliseconds
 
+# Decided events built and put on the bus at a time (PutEvents takes 10 per call).
+PUBLISH_CHUNK = 100
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -141,17 +144,20 @@ def _write(outputs: list[dict[str, Any]], log: Log | None) -> None:
 
 
 def _publish(outputs: list[dict[str, Any]], bus: Delivery) -> None:
+    """The events are built and put PUBLISH_CHUNK at a time: a batch of thousands never holds
+    every event and its JSON at once (docs/architecture.md, "Memory"). A failure stops there:
+    the events already put are marked so, the rest are put again by a retry."""
     todo = [o for o in outputs if not o["published"]]
-    events = [decided(DecidedDetail.model_validate(o["detail"])) for o in todo]
-    if not events:
-        return
-    try:
-        failed = {entry.index for entry in bus.try_put(events)}
-    except AwsError as err:
-        logger.error("Decided events not put on the bus", extra={"error": str(err)})
-        return
-    for index, output in enumerate(todo):
-        output["published"] = index not in failed
+    for start in range(0, len(todo), PUBLISH_CHUNK):
+        chunk = todo[start : start + PUBLISH_CHUNK]
+        events = [decided(DecidedDetail.model_validate(o["detail"])) for o in chunk]
+        try:
+            failed = {entry.index for entry in bus.try_put(events)}
+        except AwsError as err:
+            logger.error("Decided events not put on the bus", extra={"error": str(err)})
+            return
+        for index, output in enumerate(chunk):
+            output["published"] = index not in failed
 
 
 def _log_keys(request: Claimed, decision: Decision) -> dict[str, Any]:

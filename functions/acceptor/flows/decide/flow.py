@@ -12,7 +12,7 @@ dead-letters it in the end). Nothing is accepted on an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -269,3 +269,15 @@ def _parse(
             )
             outcome.failures[message_id] = err
     return parsed
+
+
+def services_named(bodies: Iterable[object]) -> set[str]:
+    """The services a batch names, to look the managed set up again when it lacks one. A body
+    that does not parse is left to decide_batch, which reports it."""
+    services = set()
+    for body in bodies:
+        try:
+            services.add(RequestedEvent.model_validate_json(str(body)).detail.service_id)
+        except ValidationError:
+            continue
+    return services
