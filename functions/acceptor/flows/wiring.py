@@ -207,6 +207,7 @@ def security_groups_deps(
         home=Home(account, region),
         clock=utc_now,
         managed=lambda service_id: managed_services(settings, clients, (service_id,)),
+        approvals=approvals(settings, clients),
     )
 
 
