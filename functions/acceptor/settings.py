@@ -132,6 +132,7 @@ class SecurityGroupsSettings(
     DryRunSettings,
     DecisionLogSettings,
     ConsumerRoleSettings,
+    ApprovalTableSettings,
 ):
     """SecurityGroupsFunction: consumer-role.yaml's write role (RoleName-write), for ingress
     changes only (reads go through the read role), and the table of the rules it created, per

@@ -84,11 +84,12 @@ EXPECTED: dict[str, Outcome] = {
         calls=(DECIDE,),
     ),
     "bus-decided-approved-accept.json": Outcome(
-        "an accept decided by a person's approval: SecurityGroups opens 443 on the partner "
-        "endpoint's group from the partner VPC; Notify tells ops who approved it",
+        "an accept decided by a person's approval, put on the bus alone: SecurityGroups "
+        "re-reads the partner endpoint, still pending and with no approval record, so nothing "
+        "is opened (approval-url-accept.json makes the record and opens 443); Notify tells ops "
+        "who approved it",
         calls=(GROUPS, NOTIFY),
         decisions=("accept",),
-        rules_changed=1,
         notified=1,
     ),
     "bus-decided-accept.json": Outcome(

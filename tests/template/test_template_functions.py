@@ -454,9 +454,10 @@ def test_approvals_come_through_function_urls_iam_signed_or_checked_by_slack_s_s
 
 
 @pytest.mark.parametrize(
-    "function", ["ApprovalFunction", "SlackInteractionFunction", "DecideFunction"]
+    "function",
+    ["ApprovalFunction", "SlackInteractionFunction", "DecideFunction", "SecurityGroupsFunction"],
 )
-def test_approval_writers_and_decide_get_the_approval_table(
+def test_approval_writers_and_readers_get_the_approval_table(
     template: dict[str, Any], function: str
 ) -> None:
     assert environment(template, function)["APPROVAL_TABLE"] == {"Ref": "ApprovalTable"}

@@ -201,6 +201,30 @@ def test_put_events_is_granted_on_the_bus_only(template: dict[str, Any]) -> None
     assert all(resource == {"Fn::GetAtt": ["EventBus", "Arn"]} for resource in grants)
 
 
+def test_only_the_approval_functions_write_approvals_and_readers_only_get_them(
+    template: dict[str, Any],
+) -> None:
+    """An approval record opens security groups (docs/security-groups.md): only the functions
+    that authenticate the approver may write one; Decide and SecurityGroups only read it."""
+    table = {"Fn::GetAtt": ["ApprovalTable", "Arn"]}
+    on_table = {
+        function: sorted(
+            a for s in statements(template, function) if s["Resource"] == table for a in actions(s)
+        )
+        for function in functions(template)
+    }
+    on_table = {function: granted for function, granted in on_table.items() if granted}
+
+    assert set(on_table) == {
+        "ApprovalFunction",
+        "SlackInteractionFunction",
+        "DecideFunction",
+        "SecurityGroupsFunction",
+    }
+    assert on_table["DecideFunction"] == ["dynamodb:GetItem"]
+    assert on_table["SecurityGroupsFunction"] == ["dynamodb:GetItem"]
+
+
 def test_assume_role_is_granted_only_when_a_role_is_configured(template: dict[str, Any]) -> None:
     for function in functions(template):
         for policy in template["Resources"][function]["Properties"].get("Policies", []):

@@ -5,7 +5,9 @@ Invoked asynchronously by two rules of the acceptor's bus: "Endpoint Connection 
 (accept: add; reject: remove) and "Endpoint Connection State Changed" (rejected or deleted:
 remove). The event is a hint: the connection is re-read by its endpoint ID, the rule and its
 `security_groups` come from the bundled policy, the CIDRs from the consumer's VPC
-(`acceptor.security_groups.verify` judges). An event the re-read does not bear out changes
+(`acceptor.security_groups.verify` judges). For an accept the event says a person approved,
+the approval record is re-read from the approvals table and the groups are the policy's
+`approval.security_groups`. An event the re-read does not bear out changes
 nothing and is counted (`SecurityGroupEventsRefused`). What was added, removed, skipped or
 refused goes back on the bus as "Endpoint Connection Security Groups Updated" and into the
 decision log. A domain refusal (a shared group, unknown CIDRs, a denied write) is reported, not
@@ -18,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from acceptor.approval.model import ApprovalRecord
 from acceptor.aws.bus import Bus
 from acceptor.aws.clients import partition_of
 from acceptor.aws.decision_log import DecisionLog
@@ -85,6 +88,12 @@ class Home:
     region: str
 
 
+class ApprovalReader(Protocol):
+    """The approvals table (`aws/approvals.py`), read for an accept a person approved."""
+
+    def get(self, endpoint_id: str) -> ApprovalRecord | None: ...
+
+
 @dataclass(frozen=True)
 class SecurityGroupsDeps:
     adapters: Adapters
@@ -95,6 +104,9 @@ class SecurityGroupsDeps:
     managed: Callable[[str], frozenset[str]] | None = None
     """The stack's managed services, scanned (tags) knowing which service is asked about;
     None: not screened (tests of other checks)."""
+    approvals: ApprovalReader | None = None
+    """Read for a Decided accept that names an approver; without it (no APPROVAL_TABLE), no
+    approved accept opens anything."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ class Hint:
     correlation_id: str
     dry_run: bool
     claim: AcceptClaim | None = None
-    """Only for a Decided event: the rule and policy hash it names."""
+    """Only for a Decided event: the rule, approver and policy hash it names."""
 
 
 def update_security_groups(
@@ -198,6 +210,7 @@ def _read_decided(event: Mapping[str, Any], dry_run: bool) -> Hint:
             account=d.account,
             rule=d.rule,
             policy_hash=d.policy_hash,
+            approved_by=d.approved_by,
         ),
     )
 
@@ -246,7 +259,20 @@ def _verify(
     if hint.claim is None:
         raise UnexpectedEvent("only a Decided accept may open rules")
     managed = None if deps.managed is None else deps.managed(hint.claim.service_id)
-    opening = verify_accept(hint.claim, connection, policy(), managed, planning=hint.dry_run)
+    approval = None
+    if hint.claim.approved_by is not None and connection is not None and deps.approvals is not None:
+        # The approval is read from its table, never taken from the event (which only names
+        # the approver to look for).
+        approval = deps.approvals.get(connection.endpoint_id)
+    opening = verify_accept(
+        hint.claim,
+        connection,
+        policy(),
+        managed,
+        planning=hint.dry_run,
+        approval=approval,
+        now=deps.clock(),
+    )
     if isinstance(opening, Refusal):
         return opening
     return _opening_request(hint, opening, deps.home)

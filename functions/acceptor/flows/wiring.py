@@ -45,6 +45,7 @@ from acceptor.notify.dispatch import Senders
 from acceptor.security_groups.ports import Adapters
 from acceptor.settings import (
     ApprovalSettings,
+    ApprovalTableSettings,
     BusSettings,
     DecideSettings,
     ManagedSettings,
@@ -229,6 +230,7 @@ def security_groups_deps(
         home=Home(account, region),
         clock=utc_now,
         managed=lambda service_id: managed_services(settings, clients, (service_id,)),
+        approvals=approvals(settings, clients),
     )
 
 
@@ -292,9 +294,7 @@ def _organizations(
     return lambda: clients.assume_role(role_arn, session_name=NOTIFY_SESSION).organizations()
 
 
-def approvals(
-    settings: DecideSettings | ApprovalSettings, clients: AwsClients
-) -> ApprovalStore | None:
+def approvals(settings: ApprovalTableSettings, clients: AwsClients) -> ApprovalStore | None:
     if not settings.approval_table:
         return None
     return ApprovalStore(clients.dynamodb(), settings.approval_table)

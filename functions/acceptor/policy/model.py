@@ -366,8 +366,8 @@ class Limits(_Strict):
 
 
 class Approval(_Strict):
-    """How a person's approval of a held request acts (docs/policy.md, "approval"). Read and
-    checked; nothing acts on it yet."""
+    """How a person's approval of a held request acts (docs/policy.md, "approval"): read by
+    ApprovalFunction (approvers, expiry), Decide and SecurityGroups (security_groups)."""
 
     approvers: Annotated[Annotated[list[Approver], Field(min_length=1)] | None, NotNull] = Field(
         default=None,

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from acceptor.approval.model import ApprovalRecord
 from acceptor.flows.security_groups import (
+    ApprovalReader,
     ConnectionStillEnding,
     Home,
     SecurityGroupsDeps,
@@ -30,9 +32,14 @@ CONSUMER = "111122223333"
 VPC = "vpc-0abc1234def567890"
 ENDPOINT_GROUP = "sg-0aaaaaaaaaaaaaaa1"
 NLB_GROUP = "sg-0123456789abcdef0"
+ALICE = "arn:aws:sts::999988887777:assumed-role/NetworkAdmins/alice"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = f"""
 version: 1
 services: ["{SERVICE}"]
+approval:
+  security_groups:
+    consumer_endpoint: {{ports: [8443]}}
 rules:
   - name: payments-prod
     decision: accept
@@ -76,14 +83,20 @@ Run = Callable[..., dict[str, Any]]
 
 @pytest.fixture
 def run(stage: Any, policy: PolicySet) -> Run:
-    def call(event: dict[str, Any], *, managed: frozenset[str] | None = None) -> dict[str, Any]:
+    def call(
+        event: dict[str, Any],
+        *,
+        managed: frozenset[str] | None = None,
+        approvals: ApprovalReader | None = None,
+    ) -> dict[str, Any]:
         deps = SecurityGroupsDeps(
             adapters=stage.adapters(),
             bus=stage.bus,
             decision_log=None,
             home=Home("999988887777", "us-east-1"),
-            clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+            clock=lambda: NOW,
             managed=None if managed is None else (lambda _service: managed),
+            approvals=approvals,
         )
         return update_security_groups(
             event, lambda: policy, deps, dry_run=False, ttl=timedelta(days=1)
@@ -225,3 +238,118 @@ def test_a_dry_run_reject_plans_the_removal_of_a_live_connection_and_changes_not
     assert result["status"] == "planned"
     assert {g["status"] for g in result["groups"]} == {"planned"}
     assert stage.provider.ingress_rules(NLB_GROUP) == before
+
+
+class ApprovalTable:
+    """The approvals table, in memory: records by endpoint ID, and the IDs looked up."""
+
+    def __init__(self, *records: ApprovalRecord) -> None:
+        self.records = {r.endpoint_id: r for r in records}
+        self.reads: list[str] = []
+
+    def get(self, endpoint_id: str) -> ApprovalRecord | None:
+        self.reads.append(endpoint_id)
+        return self.records.get(endpoint_id)
+
+
+def approval(endpoint_id: str = ENDPOINT, **changes: Any) -> ApprovalRecord:
+    return ApprovalRecord(
+        **{
+            "endpoint_id": endpoint_id,
+            "service_id": SERVICE,
+            "decision": "accept",
+            "approver": ALICE,
+            "reason": "Partner contract PO-1182",
+            "approved_at": NOW - timedelta(minutes=5),
+            "expires_at": NOW + timedelta(days=14),
+            "approval_id": "5f0c8a2e-9d61-4c1b-8f3a-2b7e6d4c1a90",
+            **changes,
+        }
+    )
+
+
+def approved(policy: PolicySet, **detail: Any) -> dict[str, Any]:
+    """The forged sample as an approved accept: no rule, an approver named; it still asks for
+    22 and 3389 from 0.0.0.0/0 on both sides."""
+    return forged(
+        **{
+            "policy_hash": policy.version_hash,
+            "rule": None,
+            "origin": "approval",
+            "approved_by": ALICE,
+            "approval_reason": "Partner contract PO-1182",
+            **detail,
+        }
+    )
+
+
+def opened(stage: Any) -> dict[str, set[tuple[int | None, str | None]]]:
+    return {
+        group: {(r.from_port, r.cidr) for r in ec2.ingress_rules(group)}
+        for ec2, group in ((stage.consumer, ENDPOINT_GROUP), (stage.provider, NLB_GROUP))
+    }
+
+
+def test_an_approved_accept_with_its_record_opens_exactly_the_approval_groups(
+    stage: Any, run: Run, policy: PolicySet
+) -> None:
+    # Given an accepted connection, and Alice's accept in the approvals table
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+    table = ApprovalTable(approval())
+
+    # When the approved accept arrives, asking for 22 and 3389 from 0.0.0.0/0
+    result = run(approved(policy), approvals=table)
+
+    # Then the record was read, and only approval.security_groups is opened, from the VPC
+    assert result["status"] == "done"
+    assert table.reads == [ENDPOINT]
+    assert opened(stage) == {ENDPOINT_GROUP: {(8443, "10.10.0.0/16")}, NLB_GROUP: set()}
+
+
+def test_an_approved_accept_naming_the_accept_rule_opens_only_the_approval_groups(
+    stage: Any, run: Run, policy: PolicySet
+) -> None:
+    # The event names the rule that opens 443 on both sides: an approved accept does not get it
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+
+    run(approved(policy, rule="payments-prod"), approvals=ApprovalTable(approval()))
+
+    assert opened(stage) == {ENDPOINT_GROUP: {(8443, "10.10.0.0/16")}, NLB_GROUP: set()}
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pytest.param(ApprovalTable(), id="no-record"),
+        pytest.param(
+            ApprovalTable(
+                approval(approver="arn:aws:sts::999988887777:assumed-role/NetworkAdmins/bob")
+            ),
+            id="another-approver",
+        ),
+        pytest.param(ApprovalTable(approval(decision="reject")), id="a-reject"),
+        pytest.param(ApprovalTable(approval("vpce-0fffffffffffffff0")), id="another-endpoint"),
+        pytest.param(ApprovalTable(approval(expires_at=NOW - timedelta(seconds=1))), id="lapsed"),
+        pytest.param(None, id="no-approval-table"),
+    ],
+)
+def test_an_approved_accept_without_a_matching_record_opens_nothing(
+    stage: Any, run: Run, policy: PolicySet, table: ApprovalTable | None
+) -> None:
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+
+    result = run(approved(policy), approvals=table)
+
+    assert (result["status"], result["refusal"]) == ("refused", "approval-not-found")
+    assert nothing_written(stage)
+
+
+def test_an_approved_accept_for_a_connection_still_pending_opens_nothing_despite_a_record(
+    stage: Any, run: Run, policy: PolicySet
+) -> None:
+    stage.provider.connect(ENDPOINT, "pendingAcceptance", service_id=SERVICE, account=CONSUMER)
+
+    result = run(approved(policy), approvals=ApprovalTable(approval()))
+
+    assert result["refusal"] == "connection-not-accepted"
+    assert nothing_written(stage)
