@@ -103,6 +103,8 @@ class ConnectionReport:
     decisions: int = 0
     approved_by: str | None = None
     """The person whose approval decided the last decision (origin `approval`)."""
+    hold_expires_at: str | None = None
+    """For a hold: when it turns into a reject (the Decided event's `hold_expires_at`)."""
     state_before: str | None = None
     state_after: str | None = None
     managed: bool = True
@@ -244,6 +246,7 @@ def _take_decision(report: ConnectionReport, detail: Mapping[str, Any], shown: P
     report.decision = detail.get("decision")
     report.rule = detail.get("rule")
     report.approved_by = detail.get("approved_by")
+    report.hold_expires_at = detail.get("hold_expires_at")
     reason = detail.get("reason")
     report.reason = shown(reason) if isinstance(reason, str) else reason
     report.missing_facts = list(detail.get("missing_facts") or [])
@@ -324,6 +327,13 @@ HOLD_MEANS = (
 )
 
 
+def _hold_expiry_text(expires_at: str | None) -> str:
+    """When a hold ends, and what follows (docs/policy.md, `hold.expires_after`)."""
+    if expires_at is None:
+        return "never: no governing file sets hold.expires_after; it waits for a person"
+    return f"{expires_at}: then the hold turns into a reject, unless a person decides first"
+
+
 def render_text(report: Report) -> str:
     lines: list[str] = ["What the acceptor did with each connection request:", ""]
     label = report.labels.get
@@ -349,6 +359,8 @@ def render_text(report: Report) -> str:
             lines.extend(
                 f"  {'hold' if n == 0 else '':8}  {text}" for n, text in enumerate(HOLD_MEANS)
             )
+        if c.decision == "hold":
+            lines.append(f"  expires   {_hold_expiry_text(c.hold_expires_at)}")
         shown = [a for a in c.actions if a["type"] != "notification"]
         for number, action in enumerate(shown):
             lines.append(f"  {'actions' if number == 0 else '':8}  {_action_text(action)}")
