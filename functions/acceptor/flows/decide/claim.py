@@ -110,11 +110,7 @@ def _settle(
     if got.status == "done" and redeliver(got.result, bus, log, guard, key):
         claims.duplicates.extend(message_ids)
         return False
-    reason = (
-        "the same request is being decided by another invocation"
-        if got.status == "busy"
-        else "outputs not yet delivered"
-    )
+    reason = got.why_busy() if got.status == "busy" else "outputs not yet delivered"
     for message_id in message_ids:
         claims.failures[message_id] = RecordFailed(reason)
     return False
