@@ -118,7 +118,7 @@ def test_claim_still_in_progress_is_reported_with_when_it_is_retaken() -> None:
             "endpoint_id": "vpce-00000001",
             "state": "pendingAcceptance",
             "policy_hash": POLICY.version_hash,
-            "origin": "sweep",
+            "origin": "request",
             "dry_run": "false",
         },
         remaining_ms=900_000,
