@@ -122,9 +122,9 @@ def _held_until(record: DataRecord | None) -> datetime | None:
     if record is None:
         return None
     if record.in_progress_expiry_timestamp is not None:
-        return datetime.fromtimestamp(record.in_progress_expiry_timestamp / 1000, UTC)
+        return datetime.fromtimestamp(float(record.in_progress_expiry_timestamp) / 1000, UTC)
     if record.expiry_timestamp is not None:
-        return datetime.fromtimestamp(record.expiry_timestamp, UTC)
+        return datetime.fromtimestamp(float(record.expiry_timestamp), UTC)
     return None
 
 
