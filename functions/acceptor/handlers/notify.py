@@ -35,10 +35,12 @@ from acceptor.aws.account_names import AccountNames
 from acceptor.aws.clients import AwsClients, default_clients
 from acceptor.aws.secrets import WebhookUrls
 from acceptor.aws.sns_publish import SnsPublisher
+from acceptor.aws.told import ToldLog
 from acceptor.aws.webhook import WebhookPoster
 from acceptor.flows.telemetry import logger, metrics, tracer
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
+from acceptor.notify.cadence import told_of
 from acceptor.notify.events import Envelope
 from acceptor.policy.loader import cached_policy
 from acceptor.settings import Settings
@@ -69,6 +71,7 @@ class Dependencies:
     account_names: AccountNames
     persistence: DynamoDBPersistenceLayer
     idempotency: IdempotencyConfig
+    told: ToldLog
 
 
 @metrics.log_metrics
@@ -106,6 +109,13 @@ def notify(
         metrics.add_metric(name="EventsNotNotified", unit=MetricUnit.Count, value=1)
         logger.info("No channel is configured for this event")
         return {"status": "no-channels"}
+    told = told_of(envelope)
+    if told is not None and not deps.told.is_news(told):
+        # Once per change (docs/notifications.md): a duplicate, a stale event, or a decision
+        # and state people were already told (a hold decided again by a later sweep).
+        metrics.add_metric(name="EventsNotNotified", unit=MetricUnit.Count, value=1)
+        logger.info("People were already told this", extra={"endpoint_id": told.endpoint_id})
+        return {"status": "already-told"}
     deps.idempotency.register_lambda_context(context)
     try:
         report = deliver_all(message, planned.targets, _send_once(deps))
@@ -153,6 +163,7 @@ def dependencies(settings: Settings, clients: AwsClients) -> Dependencies:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=DEDUP_SECONDS,
         ),
+        told=ToldLog(clients.dynamodb(), settings.idempotency_table),
     )
 
 
