@@ -38,9 +38,9 @@ from acceptor.aws.sns_publish import SnsPublisher
 from acceptor.aws.told import ToldLog
 from acceptor.aws.webhook import WebhookPoster
 from acceptor.flows.telemetry import logger, metrics, tracer
+from acceptor.notify.cadence import told_of
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
-from acceptor.notify.cadence import told_of
 from acceptor.notify.events import Envelope
 from acceptor.policy.loader import cached_policy
 from acceptor.settings import Settings
