@@ -48,14 +48,15 @@ class Outcome:
 
 ACCEPTED_PAYMENTS = (
     "Decide accepts payments-orders: SecurityGroups opens 443 on its endpoint group from the "
-    "payments VPC (IPv4 and IPv6); ops and the payments team are told"
+    "payments VPC (IPv4 and IPv6); ops and the payments team are told, once: the Accept "
+    "notification that follows tells nothing new"
 )
 NOTHING_OF_OURS = (
     "SecurityGroups finds no rule of ours for payments-orders and removes nothing; Notify tells ops"
 )
 SWEEP_OF_FIVE = (
     "three accept (443 opened for payments-orders; payments-reports' default group, shared "
-    "with other interfaces, left alone and reported), one reject, one hold; everyone told"
+    "with other interfaces, left alone and reported), one reject, one hold; everyone told once per change"
 )
 
 EXPECTED: dict[str, Outcome] = {
@@ -86,7 +87,7 @@ EXPECTED: dict[str, Outcome] = {
         calls=(DECIDE, INGEST, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "bus-state-changed-accepted.json": Outcome(
         "Notify tells ops that payments-orders is available (no security-group rule routes "
@@ -115,7 +116,7 @@ EXPECTED: dict[str, Outcome] = {
         decisions=("accept", "accept", "accept", "hold", "reject"),
         rules_changed=2,
         untouched=1,
-        notified=12,
+        notified=8,
     ),
     "ingest-sns-accept-plain-text.json": Outcome(
         "Ingest re-reads payments-orders: still pending (a notification is only a trigger), "
@@ -123,27 +124,27 @@ EXPECTED: dict[str, Outcome] = {
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-connect-nested-detail.json": Outcome(
         "Ingest reads the nested shape; Decide accepts the cross-region analytics endpoint "
         "(production OU); ops are told",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
-        notified=2,
+        notified=1,
     ),
     "ingest-sns-connect-pascal-case.json": Outcome(
         "Ingest reads the PascalCase shape; Decide rejects the sandbox endpoint; ops are told",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("reject",),
-        notified=2,
+        notified=1,
     ),
     "ingest-sns-connect.json": Outcome(
         f"Ingest requests payments-orders. {ACCEPTED_PAYMENTS}",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-connect-wrong-service.json": Outcome(
         "the message names reports-api, but payments-orders connects to orders-api: Ingest "
@@ -151,7 +152,7 @@ EXPECTED: dict[str, Outcome] = {
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-delete.json": Outcome(
         "Ingest re-reads the connection, it is gone: State Changed (deleted, found: false); "
@@ -202,7 +203,7 @@ EXPECTED: dict[str, Outcome] = {
         decisions=("accept", "accept", "accept", "hold", "reject"),
         rules_changed=2,
         untouched=1,
-        notified=12,
+        notified=8,
     ),
     "security-groups-decided-accept-dry-run.json": Outcome(
         "a dry run: SecurityGroups plans 443 on both groups and changes nothing; ops are told",
