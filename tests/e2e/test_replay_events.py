@@ -56,7 +56,8 @@ NOTHING_OF_OURS = (
 )
 SWEEP_OF_FIVE = (
     "three accept (443 opened for payments-orders; payments-reports' default group, shared "
-    "with other interfaces, left alone and reported), one reject, one hold; everyone told once per change"
+    "with other interfaces, left alone and reported), one reject, one hold; everyone told "
+    "once per change"
 )
 
 EXPECTED: dict[str, Outcome] = {
