@@ -49,7 +49,8 @@ class Outcome:
 
 ACCEPTED_PAYMENTS = (
     "Decide accepts payments-orders: SecurityGroups opens 443 on its endpoint group from the "
-    "payments VPC (IPv4 and IPv6); ops and the payments team are told"
+    "payments VPC (IPv4 and IPv6); ops and the payments team are told, once: the Accept "
+    "notification that follows tells nothing new"
 )
 NOTHING_OF_OURS = (
     "SecurityGroups re-reads payments-orders: still pending, not gone, so nothing is removed; "
@@ -58,7 +59,8 @@ NOTHING_OF_OURS = (
 STILL_PENDING = "SecurityGroups re-reads payments-orders: still pending (the accept never happened)"
 SWEEP_OF_FIVE = (
     "three accept (443 opened for payments-orders; payments-reports' default group, shared "
-    "with other interfaces, left alone and reported), one reject, one hold; everyone told"
+    "with other interfaces, left alone and reported), one reject, one hold; everyone told "
+    "once per change"
 )
 
 EXPECTED: dict[str, Outcome] = {
@@ -117,7 +119,7 @@ EXPECTED: dict[str, Outcome] = {
         calls=(DECIDE, INGEST, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "bus-state-changed-accepted.json": Outcome(
         "Notify tells ops that payments-orders is available (no security-group rule routes "
@@ -146,7 +148,7 @@ EXPECTED: dict[str, Outcome] = {
         decisions=("accept", "accept", "accept", "hold", "reject"),
         rules_changed=2,
         untouched=1,
-        notified=12,
+        notified=8,
     ),
     "ingest-sns-accept-plain-text.json": Outcome(
         "Ingest re-reads payments-orders: still pending (a notification is only a trigger), "
@@ -154,27 +156,27 @@ EXPECTED: dict[str, Outcome] = {
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-connect-nested-detail.json": Outcome(
         "Ingest reads the nested shape; Decide accepts the cross-region analytics endpoint "
         "(production OU); ops are told",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
-        notified=2,
+        notified=1,
     ),
     "ingest-sns-connect-pascal-case.json": Outcome(
         "Ingest reads the PascalCase shape; Decide rejects the sandbox endpoint; ops are told",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("reject",),
-        notified=2,
+        notified=1,
     ),
     "ingest-sns-connect.json": Outcome(
         f"Ingest requests payments-orders. {ACCEPTED_PAYMENTS}",
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-connect-wrong-service.json": Outcome(
         "the message names reports-api, but payments-orders connects to orders-api: Ingest "
@@ -182,7 +184,7 @@ EXPECTED: dict[str, Outcome] = {
         calls=(INGEST, DECIDE, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=2,
-        notified=3,
+        notified=2,
     ),
     "ingest-sns-delete.json": Outcome(
         "Ingest re-reads the connection, it is gone: State Changed (deleted, found: false); "
@@ -231,7 +233,7 @@ EXPECTED: dict[str, Outcome] = {
         decisions=("accept", "accept", "accept", "hold", "reject"),
         rules_changed=2,
         untouched=1,
-        notified=12,
+        notified=8,
     ),
     "security-groups-decided-accept-dry-run.json": Outcome(
         "a dry run decided by another policy (its hash is not the bundled policy's): "

@@ -5,6 +5,8 @@ reads in order. The sparse index `by-service` (`decision_service_id`, `decided_a
 decision records only: a service's decisions, newest first (`acceptor connections`). The
 revocation notice of an endpoint lives beside its decisions under the fixed sort key
 `revocation#notice` (its `decided_at` is the report's time, in `reported_at`).
+The intent of an accept or reject lives under the fixed sort key `intent` (docs/architecture.md,
+"Intents"): written before the call, closed after the decision is delivered.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -28,6 +31,11 @@ MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
 NOTICE_KEY = "revocation#notice"
 LATEST_PAGE = 20
+INTENT_KEY = "intent"
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# An open intent older than this belongs to an invocation that is over (Lambda's longest
+# timeout is 15 minutes): another invocation may take the endpoint over.
+INTENT_STALE_AFTER = timedelta(minutes=15)
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -37,6 +45,21 @@ class DecisionsNotWritten(Exception):
     def __init__(self, endpoint_ids: Sequence[str]) -> None:
         self.endpoint_ids = tuple(endpoint_ids)
         super().__init__(f"{len(endpoint_ids)} decision records were not written")
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: as the JSON numbers they were written from."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class IntentConflict(Exception):
+    """Another invocation holds an open intent for this endpoint: not acted on now."""
 
 
 class DecisionLog:
@@ -115,6 +138,64 @@ class DecisionLog:
             "correlation_id": notice.correlation_id,
             "expires_at": int(expires.timestamp()),
         }
+
+    def begin_intent(self, item: Mapping[str, Any], now: datetime) -> None:
+        """Open the intent `item` (with `endpoint_id`, `claim`, `started_at`): a conditional
+        put that succeeds unless another claim's intent is open and not stale."""
+        stored = {**item, "decided_at": INTENT_KEY, "kind": "intent", "status": "open"}
+        try:
+            self._client.put_item(
+                TableName=self.table,
+                Item={k: _serialize(v) for k, v in stored.items()},
+                ConditionExpression=(
+                    "attribute_not_exists(endpoint_id) OR #status <> :open "
+                    "OR #claim = :claim OR started_at < :stale"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#claim": "claim"},
+                ExpressionAttributeValues={
+                    ":open": {"S": "open"},
+                    ":claim": {"S": str(item["claim"])},
+                    ":stale": {"S": (now - INTENT_STALE_AFTER).isoformat()},
+                },
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+                raise IntentConflict(
+                    f"{item['endpoint_id']}: another invocation has an open intent"
+                ) from err
+            raise translate(err, "PutItem") from err
+
+    def open_intent(self, endpoint_id: str) -> dict[str, Any] | None:
+        """The endpoint's intent when it is still open (strongly consistent read)."""
+        try:
+            response = self._client.get_item(
+                TableName=self.table,
+                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": INTENT_KEY}},
+                ConsistentRead=True,
+            )
+        except ClientError as err:
+            raise translate(err, "GetItem") from err
+        item = response.get("Item")
+        if item is None:
+            return None
+        intent = {k: _plain(_deserialize(v)) for k, v in item.items()}
+        return intent if intent.get("status") == "open" else None
+
+    def close_intent(self, endpoint_id: str, claim: str) -> None:
+        """Mark the intent done, only if it is still this claim's (a newer one stays open)."""
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": INTENT_KEY}},
+                UpdateExpression="SET #status = :done",
+                ConditionExpression="#claim = :claim",
+                ExpressionAttributeNames={"#status": "status", "#claim": "claim"},
+                ExpressionAttributeValues={":done": {"S": "done"}, ":claim": {"S": claim}},
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+                return  # taken over by a newer intent: that one is closed by its own claim
+            raise translate(err, "UpdateItem") from err
 
     def _write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
         requests: list[Any] = [

@@ -28,7 +28,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from acceptor.aws.account_names import AccountNames
+from acceptor.aws.told import ToldLog
 from acceptor.flows.telemetry import count, level, logger
+from acceptor.notify.cadence import told_of
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
 from acceptor.notify.events import Envelope
@@ -60,6 +62,8 @@ class NotifyDeps:
     account_names: AccountNames
     persistence: DynamoDBPersistenceLayer
     idempotency: IdempotencyConfig
+    told: ToldLog | None = None
+    """What people were last told per endpoint (once per change); wiring always sets it."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,13 @@ def notify(
         count(NOT_NOTIFIED)
         logger.info("No channel is configured for this event")
         return {"status": "no-channels"}
+    told = told_of(envelope)
+    if told is not None and deps.told is not None and not deps.told.is_news(told):
+        # Once per change (docs/notifications.md): a duplicate, a stale event, or a decision
+        # and state people were already told (a hold decided again by a later sweep).
+        count(NOT_NOTIFIED)
+        logger.info("People were already told this", extra={"endpoint_id": told.endpoint_id})
+        return {"status": "already-told"}
     deps.idempotency.register_lambda_context(context)
     try:
         report = deliver_all(message, planned.targets, _send_once(deps))

@@ -35,6 +35,7 @@ from acceptor.aws.secrets import WebhookUrls
 from acceptor.aws.security_groups import ProviderSecurityGroups, consumer_access
 from acceptor.aws.signing_secrets import SigningSecrets
 from acceptor.aws.sns_publish import SnsPublisher
+from acceptor.aws.told import ToldLog
 from acceptor.aws.webhook import WebhookPoster
 from acceptor.flows.approval import ApprovalDeps
 from acceptor.flows.managed import scan
@@ -278,6 +279,7 @@ def notify_deps(settings: NotifySettings, clients: AwsClients) -> NotifyDeps:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=DEDUP_SECONDS,
         ),
+        told=ToldLog(clients.dynamodb(), settings.idempotency_table),
     )
 
 

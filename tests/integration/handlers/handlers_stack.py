@@ -344,7 +344,20 @@ class Stack:
             KeyConditionExpression="endpoint_id = :e",
             ExpressionAttributeValues={":e": {"S": endpoint_id}},
         )["Items"]
-        return [{k: read(v) for k, v in item.items()} for item in items]
+        decoded = [{k: read(v) for k, v in item.items()} for item in items]
+        return [item for item in decoded if item.get("kind") == "decision"]
+
+    def intent(self, endpoint_id: str) -> dict[str, Any] | None:
+        read = TypeDeserializer().deserialize
+        item = (
+            self.clients.dynamodb()
+            .get_item(
+                TableName=DECISION_TABLE,
+                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": "intent"}},
+            )
+            .get("Item")
+        )
+        return None if item is None else {k: read(v) for k, v in item.items()}
 
     def actions_of(self, function: str) -> list[str]:
         return [c.action for c in self.calls if c.function == function]

@@ -182,3 +182,26 @@ def test_stopping_the_local_aws_clears_the_faults(local_aws: LocalAws) -> None:
     local_aws.stop()
     with LocalAws() as fresh:
         assert not fresh.faults.enabled
+
+
+def test_applied_then_5xx_changes_the_state_and_still_answers_an_internal_error(
+    local_aws: LocalAws,
+) -> None:
+    # Given a pending connection and accepts that are applied but lose their answer
+    (endpoint,) = local_aws.create_endpoints(["payments-orders"])
+    local_aws.faults.configure([FaultRule(ACCEPT, "applied_then_5xx", 1.0)], seed=1)
+    ec2 = local_aws.session().client("ec2", config=NO_RETRIES)
+
+    # When the provider accepts it
+    with pytest.raises(ClientError) as caught:
+        ec2.accept_vpc_endpoint_connections(ServiceId=ORDERS_SERVICE, VpcEndpointIds=[endpoint.id])
+
+    # Then the caller saw a 500, and yet the connection was accepted
+    assert caught.value.response["Error"]["Code"] == "InternalError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    local_aws.faults.clear()
+    (connection,) = ec2.describe_vpc_endpoint_connections(
+        Filters=[{"Name": "service-id", "Values": [ORDERS_SERVICE]}]
+    )["VpcEndpointConnections"]
+    assert connection["VpcEndpointState"] == "available"
+    assert connection["VpcEndpointId"] == endpoint.id

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from acceptor.aws.bus import FailedEntry
+from acceptor.aws.decision_log import IntentConflict
 from acceptor.aws.errors import AwsError
 from acceptor.contract import BusEvent
 from acceptor.decision.actions import Act, ItemFailure
@@ -37,6 +38,8 @@ class FakeEc2:
         self.item_failures: dict[str, list[ItemFailure]] = {}
         """Failures to report for an endpoint, one per call, in order."""
         self.call_error: AwsError | None = None
+        self.lost_response: AwsError | None = None
+        """Raised after an accept/reject call has been applied (its response lost)."""
         self.describe_error: AwsError | None = None
         self.list_error: AwsError | None = None
         """Raised by `service_connections` (the listing Decide counts limits from)."""
@@ -102,6 +105,8 @@ class FakeEc2:
                 target,
                 current.created_at,
             )
+        if self.lost_response is not None:
+            raise self.lost_response
         return failures
 
     def actions(self) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -148,6 +153,7 @@ class FakeLog:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.notices: dict[str, RevocationNotice] = {}
+        self.intents: dict[str, dict[str, Any]] = {}
 
     def write(self, items: Sequence[Mapping[str, Any]]) -> None:
         for item in items:
@@ -167,6 +173,21 @@ class FakeLog:
             "policy_hash": notice.policy_hash,
             "correlation_id": notice.correlation_id,
         }
+
+    def begin_intent(self, item: Mapping[str, Any], now: datetime) -> None:
+        held = self.intents.get(item["endpoint_id"])
+        if held is not None and held["status"] == "open" and held["claim"] != item["claim"]:
+            raise IntentConflict(f"{item['endpoint_id']}: another invocation has an open intent")
+        self.intents[item["endpoint_id"]] = {**item, "status": "open"}
+
+    def open_intent(self, endpoint_id: str) -> dict[str, Any] | None:
+        held = self.intents.get(endpoint_id)
+        return dict(held) if held is not None and held["status"] == "open" else None
+
+    def close_intent(self, endpoint_id: str, claim: str) -> None:
+        held = self.intents.get(endpoint_id)
+        if held is not None and held["claim"] == claim:
+            held["status"] = "done"
 
 
 def pending(

@@ -162,6 +162,8 @@ def _call_action_with_faults(original: Callable[..., Any], self: Any) -> Any:
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.delay_seconds)
         elif rule is not None:
+            if rule.kind == "applied_then_5xx":
+                original(self)  # the change is made; only its answer is lost
             reply = error_reply(rule.kind, str(self.service_name))
             error = moto.generic_service_exception(reply.code, reply.message)
             with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""A seeded fault injector for the local AWS: throttling, server errors and slow responses.
+"""A seeded fault injector for the local AWS: throttling, server errors, slow responses, and
+calls applied and then answered with a server error (a lost response).
 
 Each rule names an API action (`AcceptVpcEndpointConnections`, or `*` for every action),
 optionally a service (`ec2`, `sns`, ...), a kind and a rate. For every request one number is
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["throttle", "server_error", "slow"]
+FaultKind = Literal["throttle", "server_error", "slow", "applied_then_5xx"]
 ANY_ACTION = "*"
 
 
@@ -59,6 +60,14 @@ ERRORS: dict[tuple[FaultKind, str | None], ErrorReply] = {
     ),
     ("server_error", None): ErrorReply(
         "ServiceUnavailable", 503, "Service is unavailable (injected)."
+    ),
+    # The call took effect, but the caller sees the same server error as above: the response
+    # was lost. A retry then meets the state the lost call left behind.
+    ("applied_then_5xx", "ec2"): ErrorReply(
+        "InternalError", 500, "An internal error has occurred (injected, after applying)."
+    ),
+    ("applied_then_5xx", None): ErrorReply(
+        "ServiceUnavailable", 503, "Service is unavailable (injected, after applying)."
     ),
 }
 

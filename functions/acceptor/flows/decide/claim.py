@@ -25,6 +25,12 @@ class Claims:
     """SQS message ID -> why it was not claimed."""
 
 
+# A notification and a sweep ask the same question of a pending connection: they share one
+# claim, so a Connect followed by a sweep decides (and tells people) once (docs/notifications.md,
+# "Once per change"). A hold expiry and a revocation check ask other questions.
+CLAIM_ORIGIN: dict[str, str] = {"notification": "request", "sweep": "request"}
+
+
 def idempotency_key(request: RequestedDetail, policy_hash: str, *, dry_run: bool) -> dict[str, str]:
     """Endpoint, state, policy version, origin and mode; a revocation check also names its
     sweep, since each sweep is one step of the two-step revocation. The mode is part of it so
@@ -33,7 +39,7 @@ def idempotency_key(request: RequestedDetail, policy_hash: str, *, dry_run: bool
         "endpoint_id": request.endpoint_id,
         "state": request.state,
         "policy_hash": policy_hash,
-        "origin": request.origin,
+        "origin": CLAIM_ORIGIN.get(request.origin, request.origin),
         "dry_run": "true" if dry_run else "false",
     }
     if request.origin == "revocation":
@@ -113,11 +119,7 @@ def _settle(
     if got.status == "done" and redeliver(got.result, bus, log, guard, key):
         claims.duplicates.extend(message_ids)
         return False
-    reason = (
-        "the same request is being decided by another invocation"
-        if got.status == "busy"
-        else "outputs not yet delivered"
-    )
+    reason = got.why_busy() if got.status == "busy" else "outputs not yet delivered"
     for message_id in message_ids:
         claims.failures[message_id] = RecordFailed(reason)
     return False

@@ -22,6 +22,7 @@ from acceptor.decision.decide_one import Decision
 from acceptor.decision.record import decided_json, decision_record, latency_ms
 from acceptor.decision.records import RevocationNotice
 from acceptor.flows.decide.act import Acted
+from acceptor.flows.decide.intents import Resumed
 from acceptor.flows.decide.ports import Delivery, Log
 from acceptor.flows.decide.results import Claimed, StageResults
 from acceptor.flows.telemetry import DECISION_METRICS, LATENCY, count, logger, milliseconds
@@ -84,6 +85,35 @@ def deliver(
     _publish(outputs, bus)
     for request, detail in details.items():
         _tell(detail, _log_keys(request, acted[request][0]))
+    return results
+
+
+def deliver_resumed(
+    resumed: Mapping[Claimed, Resumed], bus: Delivery, log: Log | None
+) -> StageResults[Delivered]:
+    """The decisions of open intents (flows/decide/intents.py): the record and the Decided
+    event that the lost call's invocation never delivered, as it planned them."""
+    results: StageResults[Delivered] = StageResults()
+    outputs: list[dict[str, Any]] = []
+    for request, found in resumed.items():
+        detail = DecidedDetail.model_validate(found.detail)
+        result: dict[str, Any] = {
+            "detail": found.detail,
+            "records": [found.record] if log is not None else [],
+            "recorded": False,
+            "published": False,
+        }
+        results.done[request] = Delivered(result, detail)
+        outputs.append(result)
+        logger.warning(
+            "completing a decision whose call lost its response",
+            extra={**request.log_keys(), "action": detail.action.type},
+        )
+    _write(outputs, log)
+    _publish(outputs, bus)
+    for request, done in results.done.items():
+        assert done.detail is not None
+        _tell(done.detail, {**request.log_keys(), "decision": done.detail.decision})
     return results
 
 

@@ -35,8 +35,9 @@ from acceptor.decision.gather import RequestFacts
 from acceptor.decision.records import NO_RECORDS, Records
 from acceptor.flows.decide.act import act
 from acceptor.flows.decide.claim import claim
-from acceptor.flows.decide.deliver import Delivered, deliver
+from acceptor.flows.decide.deliver import Delivered, deliver, deliver_resumed
 from acceptor.flows.decide.gather import gather
+from acceptor.flows.decide.intents import begin, claim_of, resume
 from acceptor.flows.decide.ports import (
     Approvals,
     Connections,
@@ -117,6 +118,11 @@ def decide_batch(
             **found,
             **dict.fromkeys(reread_results.skipped),
         }
+        # An open intent is completed as it was planned, never decided again (intents.py).
+        resumed = _merge(failed, resume(connections, deps.log, pool))
+        for request in resumed:
+            del connections[request]
+            found.pop(request, None)
         to_gather = {
             request: connection
             for request, connection in found.items()
@@ -124,7 +130,25 @@ def decide_batch(
         }
         facts = _merge(failed, gather(to_gather, deps.consumers, deps.organizations, pool))
         decisions = _merge(failed, _decide(connections, facts, counts, failed, policy, deps, now))
-        acted = _merge(failed, act(decisions, deps.ec2, dry_run=dry_run))
+        planned = _merge(
+            failed,
+            begin(
+                decisions,
+                deps.log,
+                pool,
+                policy_hash=policy.version_hash,
+                dry_run=dry_run,
+                decided_at=now,
+                ttl=ttl,
+            ),
+        )
+        intents = {
+            request: claim_of(decision, policy.version_hash)
+            for request, decision in planned.items()
+            if decision.action != "none" and not dry_run and deps.log is not None
+        }
+        intents.update((request, found_intent.claim) for request, found_intent in resumed.items())
+        acted = _merge(failed, act(planned, deps.ec2, dry_run=dry_run))
         delivered = _merge(
             failed,
             deliver(
@@ -137,7 +161,8 @@ def decide_batch(
                 ttl=ttl,
             ),
         )
-        _finish(claims.claimed, failed, delivered, deps.guard, outcome, pool)
+        delivered.update(_merge(failed, deliver_resumed(resumed, deps.bus, deps.log)))
+        _finish(claims.claimed, failed, delivered, deps.guard, outcome, pool, intents, deps.log)
     count(ERRORS, len(outcome.failures))
     return outcome
 
@@ -224,8 +249,12 @@ def _finish(
     guard: Guard,
     outcome: BatchOutcome,
     pool: Executor,
+    intents: dict[Claimed, str],
+    log: Log | None,
 ) -> None:
-    """Complete the claims of decided requests, release the others; report what failed."""
+    """Complete the claims of decided requests, release the others; report what failed.
+    The intent of a completed claim is closed (its outputs are now in the claim's record);
+    a failed request's stays open for its retry."""
     for request in claimed:
         if request not in failed and request not in delivered:
             failed[request] = RecordFailed("the request reached no decision")
@@ -238,6 +267,9 @@ def _finish(
                 guard.release(request.key, failed[request])
             else:
                 guard.complete(request.key, delivered[request].result)
+                claim_name = intents.get(request)
+                if claim_name is not None and log is not None:
+                    log.close_intent(request.request.endpoint_id, claim_name)
         except AwsError as err:
             logger.warning(
                 "idempotency record not closed", extra={**request.log_keys(), "error": str(err)}

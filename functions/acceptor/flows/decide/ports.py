@@ -4,6 +4,7 @@ implement them, and so do the shared fakes of the tests (`tests/fakes/decide.py`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from acceptor.approval.model import ApprovalRecord
@@ -51,6 +52,12 @@ class Log(Protocol):
     def notice(self, endpoint_id: str) -> RevocationNotice | None: ...
 
     def notice_item(self, endpoint_id: str, notice: RevocationNotice) -> dict[str, Any]: ...
+
+    def begin_intent(self, item: Mapping[str, Any], now: datetime) -> None: ...
+
+    def open_intent(self, endpoint_id: str) -> dict[str, Any] | None: ...
+
+    def close_intent(self, endpoint_id: str, claim: str) -> None: ...
 
 
 class Approvals(Protocol):
