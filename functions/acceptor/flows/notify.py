@@ -28,10 +28,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from acceptor.aws.account_names import AccountNames
+from acceptor.flows.approval import ApprovalDeps, console_accepts
 from acceptor.flows.telemetry import count, level, logger
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
 from acceptor.notify.events import Envelope
+from acceptor.override import Ignored, OverrideAlert
 from acceptor.policy.policy_set import PolicySet
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class NotifyDeps:
     account_names: AccountNames
     persistence: DynamoDBPersistenceLayer
     idempotency: IdempotencyConfig
+    approval: ApprovalDeps | None = None
+    """For console accepts of held connections (None: APPROVAL_TABLE unset, every override
+    alerts)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ def notify(
             account_name=_account_name(deps.account_names),
             managed_services=settings.managed_services,
             acceptor_role_arns=settings.acceptor_role_arns,
+            console=_console(settings, deps),
         ),
     )
     if planned.message is None:
@@ -140,6 +146,19 @@ def _send_once(deps: NotifyDeps) -> SendOnce:
         return sent_now
 
     return send_once
+
+
+def _console(
+    settings: NotifySettings, deps: NotifyDeps
+) -> Callable[[OverrideAlert], OverrideAlert | Ignored] | None:
+    approval = deps.approval
+    if approval is None:
+        return None
+
+    def console(alert: OverrideAlert) -> OverrideAlert | Ignored:
+        return console_accepts(alert, settings.policy(), approval)
+
+    return console
 
 
 def _account_name(names: AccountNames) -> Callable[[str], str | None]:

@@ -254,6 +254,12 @@ def notify_deps(settings: Settings, clients: AwsClients) -> NotifyDeps:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=DEDUP_SECONDS,
         ),
+        # Console accepts of held connections become approvals only where both tables are set.
+        approval=(
+            approval_deps(settings, clients)
+            if settings.approval_table and settings.decision_table
+            else None
+        ),
     )
 
 
