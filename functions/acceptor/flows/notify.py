@@ -2,7 +2,9 @@
 
 Invoked asynchronously by two EventBridge rules: the custom bus ("Endpoint Connection Decided",
 "Endpoint Connection State Changed", "Endpoint Connection Security Groups Updated") and the
-default bus (CloudTrail accept/reject/permission calls). It never accepts or rejects anything.
+default bus (CloudTrail accept/reject/permission calls). It never accepts or rejects anything;
+a person's accept of a connection the policy held is recorded as their approval and handed to
+Decide instead of alerting (`flows/approval.py`, `console_accepts`).
 Each (message, channel) pair is delivered at most once thanks to Powertools idempotency: when
 one channel fails, the others are still tried, the invocation then raises, and Lambda's retry
 posts only the channels that had not succeeded; after the last retry the event goes to the
