@@ -53,6 +53,9 @@ class OverrideAlert:
     user_agent: str | None
     error_code: str | None
     error_message: str | None
+    approver: str | None = None
+    """The caller's IAM ARN as an approval names it (an assumed role's session ARN, which
+    carries the role's name and the session); None when CloudTrail gives no ARN."""
 
     @property
     def succeeded(self) -> bool:
@@ -106,7 +109,30 @@ def assess(
         user_agent=_text(detail.get("userAgent")),
         error_code=_text(detail.get("errorCode")),
         error_message=_text(detail.get("errorMessage")),
+        approver=approver_of(identity),
     )
+
+
+def approver_of(identity: Mapping[str, Any]) -> str | None:
+    """The identity a console accept is recorded under: the caller's ARN, the same form the
+    approval URL takes from its request context (`approval.approvers` matches a role ARN to
+    its sessions). An assumed role without its session ARN is named by its session issuer's
+    role ARN and the session (from `principalId`, `ROLEID:session`); no ARN at all: None."""
+    arn = _text(identity.get("arn"))
+    if arn is not None:
+        return arn
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
+    role = _text(issuer.get("arn")) if isinstance(issuer, Mapping) else None
+    principal = _text(identity.get("principalId")) or ""
+    if role is None or ":" not in principal:
+        return None
+    key = role_key(role)
+    if key is None:
+        return None
+    partition, account, name = key
+    session = principal.split(":", 1)[1]
+    return f"arn:{partition}:sts::{account}:assumed-role/{name}/{session}"
 
 
 def role_key(arn: str) -> tuple[str, str, str] | None:

@@ -151,7 +151,9 @@ class SecurityGroupsSettings(
         return f"{self.consumer_role_name}-write" if self.consumer_role_name else None
 
 
-class NotifySettings(ManagedSettings, PolicySettings, OrganizationsSettings):
+class NotifySettings(
+    ManagedSettings, PolicySettings, BusSettings, OrganizationsSettings, ApprovalTableSettings
+):
     """NotifyFunction: the roles whose accept/reject calls are the acceptor's own (manual-
     override alerts skip them; empty means every call alerts), the default topic, and how long
     webhook URLs are cached."""
@@ -163,6 +165,9 @@ class NotifySettings(ManagedSettings, PolicySettings, OrganizationsSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, alias="WEBHOOK_TIMEOUT_SECONDS"
     )
+    # A console accept of a held connection is recorded as an approval: the last decision is
+    # read from the decision log (docs/operations.md, "Approving a held request").
+    decision_table: OptionalText = Field(default=None, alias="DECISION_TABLE")
 
 
 class ApprovalSettings(PolicySettings, BusSettings, ApprovalTableSettings):

@@ -132,8 +132,21 @@ EXPECTED: dict[str, Outcome] = {
         calls=(NOTIFY,),
     ),
     "cloudtrail-accept-by-console-user.json": Outcome(
-        "a person accepted the held partner endpoint in the console: Notify raises a "
-        "manual-override alert",
+        "a person not among the demo policy's approvers accepted the partner endpoint in the "
+        "console: Notify raises a manual-override alert",
+        calls=(NOTIFY,),
+        notified=1,
+    ),
+    "cloudtrail-accept-held-by-approver.json": Outcome(
+        "a network admin (an approver) accepted the partner endpoint in the console; replayed "
+        "alone, the decision log holds no decision on it, so Notify cannot tell that the policy "
+        "held it and raises a manual-override alert (replayed after a hold, it is an approval)",
+        calls=(NOTIFY,),
+        notified=1,
+    ),
+    "cloudtrail-accept-rejected-by-approver.json": Outcome(
+        "a network admin accepted the sandbox endpoint in the console, which the policy "
+        "rejects: Notify raises a manual-override alert",
         calls=(NOTIFY,),
         notified=1,
     ),
@@ -314,6 +327,53 @@ def _outcome(report: Report, says: str) -> Outcome:
         dead_letters=tuple(d.queue for d in report.dead_letters),
         unrouted=tuple(e.detail_type for e in report.unrouted),
     )
+
+
+def test_console_accept_of_a_held_connection_is_a_recorded_approval_without_an_alert(
+    tmp_path: Path,
+) -> None:
+    # Given Decide held the partner endpoint (its decision record says hold)
+    files = ["bus-requested-hold-expired.json", "cloudtrail-accept-held-by-approver.json"]
+
+    # When a network admin's console accept of it reaches Notify through the default bus
+    report = replay_files(
+        acceptor_config(tmp_path / "outbox"), [EVENTS / f for f in files], one_by_one=True
+    )
+
+    # Then it is recorded as their approval: Decide records an accept that names them, people
+    # are told it was accepted, and no manual-override alert is raised
+    (partner,) = [c for c in report.connections if c.endpoint_id == "vpce-0e5f6a7b8c9d01234"]
+    assert partner.decision == "accept"
+    assert partner.approved_by == "arn:aws:sts::999988887777:assumed-role/NetworkAdmins/alice"
+    assert [a["origin"] for a in partner.actions if a["type"] == "accept"] == ["approval"]
+    subjects = [m.subject for m in report.log.outbox]
+    assert "Accepted: vpce-0e5f6a7b8c9d01234" in subjects
+    assert not [s for s in subjects if s.startswith("Manual override")]
+    assert report.failed_calls == []
+
+
+def test_console_accept_of_a_connection_the_policy_rejects_raises_the_override_alert(
+    tmp_path: Path,
+) -> None:
+    # Given Decide rejected the sandbox endpoint
+    files = ["ingest-sns-connect-pascal-case.json", "cloudtrail-accept-rejected-by-approver.json"]
+
+    # When a network admin accepts it in the console
+    report = replay_files(
+        acceptor_config(tmp_path / "outbox"), [EVENTS / f for f in files], one_by_one=True
+    )
+
+    # Then the manual-override alert is raised, and no approval is recorded
+    subjects = [m.subject for m in report.log.outbox]
+    assert (
+        subjects.count(
+            "Manual override: AcceptVpcEndpointConnections on vpce-svc-0a1b2c3d4e5f67890"
+        )
+        == 1
+    )
+    (sandbox,) = [c for c in report.connections if c.endpoint_id == "vpce-0d4e5f6a7b8c90123"]
+    assert (sandbox.decision, sandbox.approved_by) == ("reject", None)
+    assert [i.function for i in report.log.invocations].count(DECIDE) == 1
 
 
 @pytest.mark.parametrize(

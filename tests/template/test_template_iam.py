@@ -205,7 +205,9 @@ def test_only_the_approval_functions_write_approvals_and_readers_only_get_them(
     template: dict[str, Any],
 ) -> None:
     """An approval record opens security groups (docs/security-groups.md): only the functions
-    that authenticate the approver may write one; Decide and SecurityGroups only read it."""
+    that authenticate the approver may write one (the URL's IAM caller, Slack's signed user, and
+    Notify for a console accept, whose identity CloudTrail recorded); Decide and SecurityGroups
+    only read it."""
     table = {"Fn::GetAtt": ["ApprovalTable", "Arn"]}
     on_table = {
         function: sorted(
@@ -218,6 +220,7 @@ def test_only_the_approval_functions_write_approvals_and_readers_only_get_them(
     assert set(on_table) == {
         "ApprovalFunction",
         "SlackInteractionFunction",
+        "NotifyFunction",
         "DecideFunction",
         "SecurityGroupsFunction",
     }

@@ -181,10 +181,10 @@ def request() -> RequestedDetail:
     )
 
 
-def connection(age: timedelta = timedelta(minutes=30)) -> Connection:
-    return Connection(
-        SERVICE, ENDPOINT, "111111111111", "us-east-1", "pendingAcceptance", NOW - age
-    )
+def connection(
+    age: timedelta = timedelta(minutes=30), state: str = "pendingAcceptance"
+) -> Connection:
+    return Connection(SERVICE, ENDPOINT, "111111111111", "us-east-1", state, NOW - age)
 
 
 def record(decision: str = "accept", **changes: Any) -> ApprovalRecord:
@@ -203,12 +203,15 @@ def record(decision: str = "accept", **changes: Any) -> ApprovalRecord:
 
 
 def decide_with(
-    policy_set: PolicySet, approval: ApprovalRecord | None, age: timedelta = timedelta(minutes=30)
+    policy_set: PolicySet,
+    approval: ApprovalRecord | None,
+    age: timedelta = timedelta(minutes=30),
+    state: str = "pendingAcceptance",
 ) -> Decision:
     facts = Facts(service_id=SERVICE, endpoint_id=ENDPOINT, account="111111111111", region="x")
     return decide_one(
         request(),
-        connection(age),
+        connection(age, state),
         RequestFacts(facts=facts),
         Records(approval=approval),
         policy_set,
@@ -269,6 +272,48 @@ def test_without_a_record_an_expired_hold_is_still_rejected_and_published() -> N
     decided = decide_with(EXPIRING, None, age=timedelta(hours=2))
 
     assert (decided.decision, decided.action, decided.quiet) == ("reject", "reject", False)
+
+
+@pytest.mark.parametrize("state", ["pending", "available"])
+def test_an_accept_a_person_made_in_the_console_is_recorded_as_theirs_with_nothing_to_do(
+    state: str,
+) -> None:
+    # Given a connection a person accepted (pending or available), an accept record of theirs
+    # and a policy that still holds it
+    decided = decide_with(HELD, record("accept"), state=state)
+
+    # Then it is their accept, with no action left and the approval's groups to open
+    assert (decided.decision, decided.action, decided.approved_by) == ("accept", "none", SESSION)
+    assert json.loads(str(decided.security_groups))["consumer_endpoint"]["ports"] == [443]
+    assert not decided.quiet
+
+
+@pytest.mark.parametrize(
+    ("policy_set", "approval"),
+    [
+        (HELD, None),
+        (HELD, record("reject")),
+        (HELD, record(expires_at=NOW)),
+        (REJECTING, record("accept")),
+    ],
+    ids=["no-record", "reject-record", "expired", "policy-rejects"],
+)
+def test_an_accepted_connection_without_a_valid_accept_of_a_held_request_is_left_alone(
+    policy_set: PolicySet, approval: ApprovalRecord | None
+) -> None:
+    decided = decide_with(policy_set, approval, state="available")
+
+    assert (decided.decision, decided.action, decided.approved_by) == ("ignore", "none", None)
+    assert decided.security_groups is None
+
+
+@pytest.mark.parametrize("state", ["rejected", "deleted", "failed"])
+def test_an_approval_request_for_a_connection_in_another_state_is_screened_out(
+    state: str,
+) -> None:
+    decided = decide_with(HELD, record("accept"), state=state)
+
+    assert (decided.decision, decided.evaluation) == ("ignore", None)
 
 
 def test_an_approval_record_round_trips_through_its_table_item() -> None:

@@ -6,13 +6,16 @@ call it; nothing else derives any part of a decision. Its steps, in order:
 
 1. screening: a service this stack does not manage, a connection gone, or in a state that is
    not decided (only `pendingAcceptance`; for a revocation check only `available`, and only
-   where a governing file sets `revoke: true`) is left alone (`ignore`);
+   where a governing file sets `revoke: true`; for origin `approval` also `pending` and
+   `available`, a person's accept made in the console) is left alone (`ignore`);
 2. evaluation of the policy (`policy/evaluate.py`), one pass;
 3. for a revocation check, the two-step: the first sweep that finds the policy rejecting an
    available connection reports it; a later sweep enforces it when `records.notice` is due;
 4. for origin `approval`, a person's approval from `records.approval`
    (`approval/verdict.py`): it decides only a request the policy holds, and only when the
-   record is valid; a request with no valid record stays held and is not published;
+   record is valid; a request with no valid record stays held and is not published; for a
+   connection a person already accepted (pending or available) a valid accept record makes it
+   their accept with action `none`, anything else leaves it alone;
 5. the per-account limit (`policy/limits.py`), when `connections` is given: an accept over a
    governing file's limit becomes its `over_limit` decision (hold or reject). It comes after
    the policy's reject and hold steps, so a limit never turns a reject or a hold into anything
@@ -30,7 +33,7 @@ from functools import lru_cache
 from typing import Literal
 
 from acceptor.approval.model import ApprovalRecord, terms_for
-from acceptor.approval.verdict import approval_step
+from acceptor.approval.verdict import ApprovalStep, approval_step
 from acceptor.contract import ActionType, DecisionName, RequestedDetail
 from acceptor.decision.connection import AVAILABLE, PENDING, Connection
 from acceptor.decision.gather import RequestFacts
@@ -50,6 +53,10 @@ ACTION_OF: dict[DecisionName, ActionType] = {
     "hold": "none",
     "ignore": "none",
 }
+
+
+# States of a connection somebody already accepted (`pending` while AWS sets it up).
+ACCEPTED = frozenset({"pending", AVAILABLE})
 
 
 class NotCounted:
@@ -161,6 +168,8 @@ def decide_one(
         terms = terms_for(policy, connection.service_id)
         if approved is not None and terms.security_groups is not None:
             groups = terms.security_groups.model_dump_json(exclude_none=True)
+        if connection.state in ACCEPTED:
+            return _accepted_by_a_person(request, connection, gathered, evaluation, step, groups)
     limited = None
     if not isinstance(connections, NotCounted) and evaluation.plan is not None:
         limited = over_limit(
@@ -190,6 +199,42 @@ def decide_one(
         hold_expires_at=expires,
         limited=limited,
         approved=approved,
+        approval_groups=groups,
+    )
+
+
+def _accepted_by_a_person(
+    request: RequestedDetail,
+    connection: Connection,
+    gathered: RequestFacts,
+    evaluation: Evaluation,
+    step: ApprovalStep,
+    groups: str | None,
+) -> Decision:
+    """An accepted connection asked about with origin `approval`: a person accepted it outside
+    the acceptor (the console; NotifyFunction recorded it, `flows/approval.py`). It is recorded
+    as their accept (nothing left to do: action `none`; its groups are the policy's
+    `approval.security_groups`) only when the policy still holds it and their accept record is
+    valid; otherwise it is left alone, as any connection that is not pending."""
+    if step.approved is None or step.decision != "accept":
+        return Decision(
+            request,
+            connection,
+            gathered,
+            evaluation,
+            "ignore",
+            f"The connection is {connection.state} and no person's accept applies: {step.reason}",
+            "none",
+        )
+    return Decision(
+        request,
+        connection,
+        gathered,
+        evaluation,
+        "accept",
+        f"{step.reason} Already {connection.state}: accepted by that person outside the acceptor.",
+        "none",
+        approved=step.approved,
         approval_groups=groups,
     )
 
@@ -234,6 +279,8 @@ def screen(
                 "so available connections are left alone."
             )
         return None
+    if request.origin == "approval" and connection.state in ACCEPTED:
+        return None  # a person's accept made outside the acceptor (the console): recorded
     if connection.state != PENDING:
         return (
             f"The connection is {connection.state}, not {PENDING}: "

@@ -12,20 +12,22 @@ valid. So the answer here is "recorded" (HTTP 202), or why nothing was recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from acceptor.approval.model import ApprovalAsk, ApprovalRecord, terms_for
 from acceptor.approval.slack import SlackRefused, click_of, verify
-from acceptor.aws.approvals import ApprovalStore
+from acceptor.aws.approvals import ApprovalStore, RecordContended
 from acceptor.aws.bus import Bus
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
+from acceptor.aws.errors import AwsError
 from acceptor.aws.signing_secrets import SigningSecrets, signing_secret_names
 from acceptor.contract import RequestedDetail, requested
-from acceptor.decision.connection import PENDING
+from acceptor.decision.connection import AVAILABLE, PENDING, Connection
 from acceptor.flows.telemetry import logger, tracer
+from acceptor.override import Ignored, OverrideAlert
 from acceptor.policy.policy_set import PolicySet
 
 Status = Literal["recorded", "refused", "already-decided", "not-found", "unauthorized", "invalid"]
@@ -210,3 +212,123 @@ def slack_click(
         return ApprovalOutcome(SLACK_STATUS.get(err.status, "invalid"), err.reason, "", "", "")
     ask = ApprovalAsk(endpoint_id=click.endpoint_id, decision=click.decision, reason=click.reason)
     return approve(ask, click.approver, request_id, policy, deps, listed_only=True)
+
+
+# States a connection is in once somebody accepted it (`pending` while AWS sets it up).
+ACCEPTED_STATES = frozenset({PENDING, "pending", AVAILABLE})
+CONSOLE_REASON = "accepted in the console"
+
+
+@tracer.capture_method
+def console_accepts(
+    alert: OverrideAlert, policy: PolicySet, deps: ApprovalDeps
+) -> OverrideAlert | Ignored:
+    """A person's accept outside the acceptor (the console, the CLI): for each endpoint the
+    policy held, an approval (docs/operations.md, "Approving a held request"); the alert stays
+    for the others.
+
+    The CloudTrail record gives only the endpoint IDs and the caller's identity; the last
+    decision comes from the decision log and the connection from EC2. An endpoint is approved
+    when its last decision record says `hold`, AWS shows its connection (pending acceptance,
+    pending or available), its governing files admit the caller as an approver, and no other
+    person's decision already stands in the approvals table. Anything else (no decision on
+    record, a reject or an accept on record, a read that fails, a caller with no ARN) keeps the
+    alert: a change we cannot place is still one someone should look at (fail closed).
+    """
+    if (
+        alert.event_name != "AcceptVpcEndpointConnections"
+        or not alert.succeeded
+        or alert.approver is None
+        or not alert.endpoint_ids
+        or deps.log is None
+    ):
+        return alert
+    approver = alert.approver
+    try:
+        connections = deps.ec2.connections(None, list(alert.endpoint_ids))
+    except AwsError as err:
+        logger.warning("Console accept: connections unreadable", extra={"error": str(err)})
+        return alert
+    approved: list[str] = []
+    for endpoint_id in alert.endpoint_ids:
+        try:
+            why_not = _console_approval(
+                endpoint_id, connections.get(endpoint_id), approver, alert, policy, deps
+            )
+        except (AwsError, RecordContended) as err:
+            why_not = f"could not be checked ({err})"
+        if why_not is None:
+            approved.append(endpoint_id)
+        else:
+            logger.warning(
+                f"Console accept of {endpoint_id} stays an override: {why_not}",
+                extra={"endpoint_id": endpoint_id, "approver": approver},
+            )
+    rest = tuple(e for e in alert.endpoint_ids if e not in approved)
+    if not rest:
+        return Ignored(
+            f"{approver} accepted {', '.join(approved)} in the console, which the policy held: "
+            "recorded as an approval, and Decide asked"
+        )
+    return replace(alert, endpoint_ids=rest)
+
+
+def _console_approval(
+    endpoint_id: str,
+    connection: Connection | None,
+    approver: str,
+    alert: OverrideAlert,
+    policy: PolicySet,
+    deps: ApprovalDeps,
+) -> str | None:
+    """Record the approval and ask Decide; or say why this accept is not one."""
+    assert deps.log is not None
+    if connection is None:
+        return "AWS shows no connection of this endpoint"
+    if connection.state not in ACCEPTED_STATES:
+        return f"the connection is {connection.state}"
+    last = deps.log.latest(endpoint_id)
+    if last is None:
+        return "the decision log holds no decision for it (contradiction unknown)"
+    if last.get("decision") != "hold":
+        return f"the policy's last decision was {last.get('decision')}, not hold"
+    terms = terms_for(policy, connection.service_id)
+    if not terms.governed or not terms.allows(approver):
+        return f"{approver} is not in approval.approvers of the files governing it"
+    now = deps.clock()
+    record = ApprovalRecord(
+        endpoint_id=connection.endpoint_id,
+        service_id=connection.service_id,
+        decision="accept",
+        approver=approver,
+        reason=CONSOLE_REASON,
+        approved_at=now,
+        expires_at=now + terms.expires_after,
+        approval_id=f"{alert.event_id or 'cloudtrail'}#{endpoint_id}",
+    )
+    standing = deps.approvals.record(record, now)
+    if standing.approval_id != record.approval_id and (
+        standing.decision != "accept" or standing.approver != approver
+    ):
+        return f"{standing.approver} already decided {standing.decision} on it"
+    deps.bus.put(
+        [
+            requested(
+                RequestedDetail(
+                    service_id=connection.service_id,
+                    endpoint_id=connection.endpoint_id,
+                    account=connection.account,
+                    region=connection.region,
+                    state=connection.state,
+                    created_at=connection.created_at,
+                    origin="approval",
+                    correlation_id=standing.approval_id,
+                )
+            )
+        ]
+    )
+    logger.info(
+        f"Console accept of {endpoint_id} recorded as an approval by {approver}",
+        extra={"endpoint_id": endpoint_id, "approval_id": standing.approval_id},
+    )
+    return None

@@ -2,7 +2,9 @@
 
 Invoked asynchronously by two EventBridge rules: the custom bus ("Endpoint Connection Decided",
 "Endpoint Connection State Changed", "Endpoint Connection Security Groups Updated") and the
-default bus (CloudTrail accept/reject/permission calls). It never accepts or rejects anything.
+default bus (CloudTrail accept/reject/permission calls). It never accepts or rejects anything;
+a person's accept of a connection the policy held is recorded as their approval and handed to
+Decide instead of alerting (`flows/approval.py`, `console_accepts`).
 Each (message, channel) pair is delivered at most once thanks to Powertools idempotency: when
 one channel fails, the others are still tried, the invocation then raises, and Lambda's retry
 posts only the channels that had not succeeded; after the last retry the event goes to the
@@ -29,11 +31,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from acceptor.aws.account_names import AccountNames
 from acceptor.aws.told import ToldLog
+from acceptor.flows.approval import ApprovalDeps, console_accepts
 from acceptor.flows.telemetry import count, level, logger
 from acceptor.notify.cadence import told_of
 from acceptor.notify.dispatch import Delivery, Inputs, Senders, SendOnce, deliver_all, plan
 from acceptor.notify.errors import AccountNameUnavailable, DeliveryDeferred, DeliveryFailed
 from acceptor.notify.events import Envelope
+from acceptor.override import Ignored, OverrideAlert
 from acceptor.policy.policy_set import PolicySet
 
 if TYPE_CHECKING:
@@ -64,6 +68,9 @@ class NotifyDeps:
     idempotency: IdempotencyConfig
     told: ToldLog | None = None
     """What people were last told per endpoint (once per change); wiring always sets it."""
+    approval: ApprovalDeps | None = None
+    """For console accepts of held connections (None: APPROVAL_TABLE unset, every override
+    alerts)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ def notify(
             account_name=_account_name(deps.account_names),
             managed_services=settings.managed_services,
             acceptor_role_arns=settings.acceptor_role_arns,
+            console=_console(settings, deps),
         ),
     )
     if planned.message is None:
@@ -151,6 +159,19 @@ def _send_once(deps: NotifyDeps) -> SendOnce:
         return sent_now
 
     return send_once
+
+
+def _console(
+    settings: NotifySettings, deps: NotifyDeps
+) -> Callable[[OverrideAlert], OverrideAlert | Ignored] | None:
+    approval = deps.approval
+    if approval is None:
+        return None
+
+    def console(alert: OverrideAlert) -> OverrideAlert | Ignored:
+        return console_accepts(alert, settings.policy(), approval)
+
+    return console
 
 
 def _account_name(names: AccountNames) -> Callable[[str], str | None]:

@@ -280,6 +280,12 @@ def notify_deps(settings: NotifySettings, clients: AwsClients) -> NotifyDeps:
             expires_after_seconds=DEDUP_SECONDS,
         ),
         told=ToldLog(clients.dynamodb(), settings.idempotency_table),
+        # Console accepts of held connections become approvals only where both tables are set.
+        approval=(
+            approval_deps(settings, clients)
+            if settings.approval_table and settings.decision_table
+            else None
+        ),
     )
 
 
@@ -303,7 +309,9 @@ def approvals(settings: ApprovalTableSettings, clients: AwsClients) -> ApprovalS
 
 
 def approval_deps(
-    settings: ApprovalSettings, clients: AwsClients, clock: Callable[[], datetime] | None = None
+    settings: ApprovalSettings | NotifySettings,
+    clients: AwsClients,
+    clock: Callable[[], datetime] | None = None,
 ) -> ApprovalDeps:
     store = approvals(settings, clients)
     if store is None:

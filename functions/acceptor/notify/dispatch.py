@@ -38,7 +38,7 @@ from acceptor.notify.message import (
     state_change_message,
 )
 from acceptor.notify.render import JsonPayload, Rendered, TextPayload, render
-from acceptor.override import Ignored, assess
+from acceptor.override import Ignored, OverrideAlert, assess
 from acceptor.policy.model import SlackChannel, SnsChannel, TeamsChannel, WebhookChannel
 from acceptor.policy.policy_set import PolicySet
 
@@ -53,6 +53,10 @@ class Inputs:
     account_name: Callable[[str], str | None]
     managed_services: tuple[str, ...] = ()
     acceptor_role_arns: tuple[str, ...] = ()
+    console: Callable[[OverrideAlert], OverrideAlert | Ignored] | None = None
+    """Turns a person's accept of held connections into approvals (`flows/approval.py`,
+    `console_accepts`): what it returns is what is still an override; None: every override
+    alerts."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,10 @@ def _cloudtrail_call(event: Envelope, inputs: Inputs) -> Plan:
     )
     if isinstance(outcome, Ignored):
         return Plan(None, ignored=outcome.reason)
+    if inputs.console is not None:
+        outcome = inputs.console(outcome)
+        if isinstance(outcome, Ignored):
+            return Plan(None, ignored=outcome.reason)
     message = override_message(
         outcome, provider_region=event.region, detail_type=event.detail_type, detail=event.detail
     )

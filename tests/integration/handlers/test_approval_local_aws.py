@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from handlers_stack import Stack
 from url_events import (
+    ALICE,
     MALLORY,
     NETWORK_ADMINS,
     SLACK_SECRET,
@@ -294,3 +296,64 @@ def test_slack_requests_badly_signed_stale_or_from_unknown_users_are_refused_wit
     assert held.approval_record(partner(held)) is None
     assert held.requested() == []
     assert any(line.get("level") == "WARNING" for line in logs())
+
+
+def console_accept_event(stack: Stack, endpoint_id: str) -> dict[str, Any]:
+    """CloudTrail's record of an accept by NetworkAdmins/alice, as the default-bus rule delivers
+    it to NotifyFunction."""
+    path = (
+        Path(__file__).resolve().parents[3] / "events" / "cloudtrail-accept-held-by-approver.json"
+    )
+    event: dict[str, Any] = json.loads(path.read_text())
+    request = event["detail"]["requestParameters"]["AcceptVpcEndpointConnectionsRequest"]
+    request["ServiceId"] = stack.aws.world.endpoints["partner-orders"].service_id
+    request["VpcEndpointId"] = {"tag": 1, "content": endpoint_id}
+    return event
+
+
+def test_console_accept_of_a_held_connection_is_recorded_as_the_persons_accept(
+    held: Stack,
+) -> None:
+    # Given the partner held, and a network admin accepting it in the console
+    endpoint = partner(held)
+    held.clients.ec2().accept_vpc_endpoint_connections(
+        ServiceId=held.aws.world.endpoints["partner-orders"].service_id, VpcEndpointIds=[endpoint]
+    )
+    accepted_by_hand = accept_calls(held)
+
+    # When CloudTrail's record of it reaches Notify, and Decide gets what Notify asked
+    answered = held.notify(console_accept_event(held, endpoint))
+    requests = held.requested()
+    held.decide(requests)
+
+    # Then no alert: an approval record names alice, and Decide records her accept with
+    # nothing left to do (no second accept call) and the approval's groups for SecurityGroups
+    assert answered["status"] == "ignored"
+    record = held.approval_record(endpoint)
+    assert record is not None
+    assert (record["approver"], record["decision"]) == (ALICE, "accept")
+    assert [json.loads(r["body"])["detail"]["origin"] for r in requests] == ["approval"]
+    (decided,) = decided_events(held)
+    detail = decided["detail"]
+    assert (detail["decision"], detail["action"]["type"], detail["approved_by"]) == (
+        "accept",
+        "none",
+        ALICE,
+    )
+    assert detail["security_groups"] is not None
+    assert accept_calls(held) == accepted_by_hand
+    last = max(held.decisions(endpoint), key=lambda d: str(d["decided_at"]))
+    assert (last["decision"], last.get("approved_by")) == ("accept", ALICE)
+
+
+def test_console_accept_of_a_connection_the_policy_rejects_alerts_and_records_nothing(
+    held: Stack,
+) -> None:
+    # Given the sandbox endpoint rejected by the policy, accepted by hand anyway
+    endpoint = sandbox(held)
+
+    answered = held.notify(console_accept_event(held, endpoint))
+
+    assert answered["status"] == "delivered"
+    assert held.approval_record(endpoint) is None
+    assert held.requested() == []

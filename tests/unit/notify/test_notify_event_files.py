@@ -25,6 +25,12 @@ OUTCOMES: dict[str, tuple[str | None, list[str]]] = {
     "notify-security-groups-shared-group.json": ("security-groups", ["audit"]),
     "cloudtrail-accept-by-console-user.json": ("manual-override", ["ops", "audit", "stack-topic"]),
     "cloudtrail-accept-by-acceptor.json": (None, []),
+    # Without the tables (no `console` input) a person's accept alerts, held or not.
+    "cloudtrail-accept-held-by-approver.json": ("manual-override", ["ops", "audit", "stack-topic"]),
+    "cloudtrail-accept-rejected-by-approver.json": (
+        "manual-override",
+        ["ops", "audit", "stack-topic"],
+    ),
     "cloudtrail-modify-permissions-by-console-user.json": (
         "manual-override",
         ["ops", "audit", "stack-topic"],

@@ -50,10 +50,14 @@ def replay_files(
     files: Sequence[Path],
     progress: Progress | None = None,
     plumbing: Progress | None = None,
+    *,
+    one_by_one: bool = False,
 ) -> Report:
     """Each file is put where AWS would receive it, in order; then the application runs. The
     world's endpoints exist already (created before the stack), so that the connections the
-    files name are there to be decided."""
+    files name are there to be decided. `one_by_one`: the application runs after each file,
+    so that a file sees what the ones before it did (a story: a hold, then a person's accept).
+    """
     payloads = [(path, read_event_file(path)) for path in files]
 
     def play(replay: LocalReplay, say: Progress) -> None:
@@ -62,6 +66,8 @@ def replay_files(
                 say(f"{path}: holds no event (an empty list): nothing fed")
                 continue
             say(f"{path}: {replay.session.inject(payload, source=str(path))}")
+            if one_by_one:
+                replay.session.run(config.limits)
         replay.session.run(config.limits)
 
     return _replay(config, play, progress, plumbing, endpoints_first=True)
