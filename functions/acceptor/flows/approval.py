@@ -161,22 +161,7 @@ def approve(
             f"{standing.expires_at.isoformat()}.",
             **where,
         )
-    deps.bus.put(
-        [
-            requested(
-                RequestedDetail(
-                    service_id=connection.service_id,
-                    endpoint_id=connection.endpoint_id,
-                    account=connection.account,
-                    region=connection.region,
-                    state=connection.state,
-                    created_at=connection.created_at,
-                    origin="approval",
-                    correlation_id=standing.approval_id,
-                )
-            )
-        ]
-    )
+    _ask_decide(deps.bus, connection, standing.approval_id)
     return outcome(
         "recorded",
         f"Recorded: {standing.approver} decided {standing.decision} ({standing.reason}). "
@@ -311,7 +296,18 @@ def _console_approval(
         standing.decision != "accept" or standing.approver != approver
     ):
         return f"{standing.approver} already decided {standing.decision} on it"
-    deps.bus.put(
+    _ask_decide(deps.bus, connection, standing.approval_id)
+    logger.info(
+        f"Console accept of {endpoint_id} recorded as an approval by {approver}",
+        extra={"endpoint_id": endpoint_id, "approval_id": standing.approval_id},
+    )
+    return None
+
+
+def _ask_decide(bus: Bus, connection: Connection, approval_id: str) -> None:
+    """A Requested event with origin `approval`: Decide re-reads the connection and reads the
+    approval record itself (the event only names the approval)."""
+    bus.put(
         [
             requested(
                 RequestedDetail(
@@ -322,13 +318,8 @@ def _console_approval(
                     state=connection.state,
                     created_at=connection.created_at,
                     origin="approval",
-                    correlation_id=standing.approval_id,
+                    correlation_id=approval_id,
                 )
             )
         ]
     )
-    logger.info(
-        f"Console accept of {endpoint_id} recorded as an approval by {approver}",
-        extra={"endpoint_id": endpoint_id, "approval_id": standing.approval_id},
-    )
-    return None
