@@ -87,8 +87,11 @@ def test_the_demo_story_reads_for_people_and_keeps_the_plumbing_behind_verbose(
     assert "DecideFunction <- SQS" in verbose.stderr
     report = plain.stdout
     assert "told      ops, payments-team" in report  # channels, not only the topic
-    assert "held: nobody accepted or rejected it; it waits in pendingAcceptance" in report
-    assert "release it: accept or reject it in the console" in report
+    # The held partner is released by a named person at the end of the demo
+    assert "held      the policy held it: it waited in pendingAcceptance for a person" in report
+    assert (
+        "released  arn:aws:sts::999988887777:assumed-role/NetworkAdmins/alice decided it" in report
+    )
     assert "pendingAcceptance when decided -> available now" in report  # no bare `? ->`
     assert "state     ?" not in report
     assert "vpce-0b3c4d5e6f7a89012  payments-status of payments-prod" in report  # auto-accepted

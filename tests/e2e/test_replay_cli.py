@@ -100,7 +100,10 @@ def test_replay_refuses_an_event_file_of_unknown_shape(
     code = main(["replay", str(odd), "--policy", str(DEMO_POLICY), *_common(tmp_path / "out")])
 
     assert code == 1
-    assert "odd.json: not an SNS, SQS, scheduled or EventBridge event" in capsys.readouterr().err
+    assert (
+        "odd.json: not an SNS, SQS, scheduled, EventBridge or function URL event"
+        in capsys.readouterr().err
+    )
 
 
 def _report(*connections: ConnectionReport) -> Report:

@@ -40,6 +40,16 @@ def test_a_hold_with_an_expiry_says_when_it_turns_into_a_reject() -> None:
     ) in text.splitlines()
 
 
+def test_a_hold_says_what_it_means_and_how_to_release_it() -> None:
+    lines = render_text(_report(_held(None))).splitlines()
+
+    held = "held: nobody accepted or rejected it; it waits in pendingAcceptance for a person"
+    assert f"  hold      {held}" in lines
+    assert any(
+        "release it: acceptor approve|reject ENDPOINT --reason TEXT" in line for line in lines
+    )
+
+
 def test_a_hold_without_an_expiry_says_it_waits_for_a_person() -> None:
     text = render_text(_report(_held(None)))
 

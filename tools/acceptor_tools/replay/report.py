@@ -322,8 +322,8 @@ def write_outbox(
 # What a hold means, for someone who knows the console's Accept button (docs/operations.md).
 HOLD_MEANS = (
     "held: nobody accepted or rejected it; it waits in pendingAcceptance for a person",
-    "release it: accept or reject it in the console (VPC > Endpoint services > Endpoint",
-    "connections), or write a rule that decides it: the next sweep decides again",
+    "release it: acceptor approve|reject ENDPOINT --reason TEXT, Slack's buttons, or the console",
+    '(docs/operations.md, "Approving a held request"), or write a rule that decides it',
 )
 
 
@@ -361,6 +361,14 @@ def render_text(report: Report) -> str:
             )
         if c.decision == "hold":
             lines.append(f"  expires   {_hold_expiry_text(c.hold_expires_at)}")
+        if c.approved_by:
+            lines.append(
+                "  held      the policy held it: it waited in pendingAcceptance for a person"
+            )
+            lines.append(
+                f"  released  {c.approved_by} decided it, with a record "
+                '(docs/operations.md, "Approving a held request")'
+            )
         shown = [a for a in c.actions if a["type"] != "notification"]
         for number, action in enumerate(shown):
             lines.append(f"  {'actions' if number == 0 else '':8}  {_action_text(action)}")
