@@ -68,11 +68,11 @@ EXPECTED: dict[str, Outcome] = {
         "a network admin approves the held partner endpoint through the approval URL: "
         "ApprovalFunction records it, Decide accepts it (the policy holds it), SecurityGroups "
         "opens 443 on its endpoint group from the partner VPC (approval.security_groups), ops "
-        "are told who approved it",
+        "are told who approved it, once: the Accept notification that follows tells nothing new",
         calls=(APPROVAL, DECIDE, INGEST, GROUPS, NOTIFY),
         decisions=("accept",),
         rules_changed=1,
-        notified=2,
+        notified=1,
     ),
     "slack-url-approve.json": Outcome(
         "a Slack click on Approve: SlackInteractionFunction refuses it before anything else "
