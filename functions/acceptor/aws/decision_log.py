@@ -110,15 +110,7 @@ class DecisionLog:
             request["ExclusiveStartKey"] = last
 
     def notice(self, endpoint_id: str) -> RevocationNotice | None:
-        try:
-            response = self._client.get_item(
-                TableName=self.table,
-                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": NOTICE_KEY}},
-                ConsistentRead=True,
-            )
-        except ClientError as err:
-            raise translate(err, "GetItem") from err
-        item = response.get("Item")
+        item = self._fixed_item(endpoint_id, NOTICE_KEY)
         if item is None:
             return None
         return RevocationNotice(
@@ -167,15 +159,7 @@ class DecisionLog:
 
     def open_intent(self, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint's intent when it is still open (strongly consistent read)."""
-        try:
-            response = self._client.get_item(
-                TableName=self.table,
-                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": INTENT_KEY}},
-                ConsistentRead=True,
-            )
-        except ClientError as err:
-            raise translate(err, "GetItem") from err
-        item = response.get("Item")
+        item = self._fixed_item(endpoint_id, INTENT_KEY)
         if item is None:
             return None
         intent = {k: _plain(_deserialize(v)) for k, v in item.items()}
@@ -214,3 +198,17 @@ class DecisionLog:
         raise DecisionsNotWritten(
             [str(_deserialize(r["PutRequest"]["Item"]["endpoint_id"])) for r in requests]
         )
+
+    def _fixed_item(self, endpoint_id: str, sort_key: str) -> dict[str, Any] | None:
+        """The endpoint's item under a fixed sort key (the notice, the intent), read strongly
+        consistent; None when there is none."""
+        try:
+            response = self._client.get_item(
+                TableName=self.table,
+                Key={"endpoint_id": {"S": endpoint_id}, "decided_at": {"S": sort_key}},
+                ConsistentRead=True,
+            )
+        except ClientError as err:
+            raise translate(err, "GetItem") from err
+        item: dict[str, Any] | None = response.get("Item")
+        return item
