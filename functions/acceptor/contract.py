@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from acceptor.decision.connection import Connection
 from acceptor.notification import EventType
 
 SOURCE = "privatelink-acceptor"
@@ -68,6 +69,21 @@ class RequestedDetail(_Detail):
     created_at: Timestamp
     origin: Origin
     correlation_id: str
+
+    @classmethod
+    def of(cls, connection: Connection, origin: Origin, correlation_id: str) -> RequestedDetail:
+        """The request to decide a re-read connection: every field but the origin and the
+        correlation comes from the re-read, never from the message that made us look."""
+        return cls(
+            service_id=connection.service_id,
+            endpoint_id=connection.endpoint_id,
+            account=connection.account,
+            region=connection.region,
+            state=connection.state,
+            created_at=connection.created_at,
+            origin=origin,
+            correlation_id=correlation_id,
+        )
 
 
 class Action(BaseModel):

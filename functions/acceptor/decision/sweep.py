@@ -31,7 +31,7 @@ def pending_requests(
     connections: Iterable[Connection], policy: PolicySet, now: datetime, correlation_id: str
 ) -> list[RequestedDetail]:
     return [
-        _request(connection, sweep_origin(connection, policy, now), correlation_id)
+        RequestedDetail.of(connection, sweep_origin(connection, policy, now), correlation_id)
         for connection in connections
     ]
 
@@ -39,17 +39,6 @@ def pending_requests(
 def revocation_requests(
     connections: Iterable[Connection], correlation_id: str
 ) -> list[RequestedDetail]:
-    return [_request(connection, "revocation", correlation_id) for connection in connections]
-
-
-def _request(connection: Connection, origin: Origin, correlation_id: str) -> RequestedDetail:
-    return RequestedDetail(
-        service_id=connection.service_id,
-        endpoint_id=connection.endpoint_id,
-        account=connection.account,
-        region=connection.region,
-        state=connection.state,
-        created_at=connection.created_at,
-        origin=origin,
-        correlation_id=correlation_id,
-    )
+    return [
+        RequestedDetail.of(connection, "revocation", correlation_id) for connection in connections
+    ]

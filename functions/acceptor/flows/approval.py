@@ -307,19 +307,4 @@ def _console_approval(
 def _ask_decide(bus: Bus, connection: Connection, approval_id: str) -> None:
     """A Requested event with origin `approval`: Decide re-reads the connection and reads the
     approval record itself (the event only names the approval)."""
-    bus.put(
-        [
-            requested(
-                RequestedDetail(
-                    service_id=connection.service_id,
-                    endpoint_id=connection.endpoint_id,
-                    account=connection.account,
-                    region=connection.region,
-                    state=connection.state,
-                    created_at=connection.created_at,
-                    origin="approval",
-                    correlation_id=approval_id,
-                )
-            )
-        ]
-    )
+    bus.put([requested(RequestedDetail.of(connection, "approval", approval_id))])

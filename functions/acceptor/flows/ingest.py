@@ -222,18 +222,7 @@ def to_event(
     notification: ConnectionNotification, connection: Connection | None, correlation_id: str
 ) -> BusEvent:
     if connection is not None and connection.state == PENDING:
-        return requested(
-            RequestedDetail(
-                service_id=connection.service_id,
-                endpoint_id=connection.endpoint_id,
-                account=connection.account,
-                region=connection.region,
-                state=connection.state,
-                created_at=connection.created_at,
-                origin="notification",
-                correlation_id=correlation_id,
-            )
-        )
+        return requested(RequestedDetail.of(connection, "notification", correlation_id))
     if connection is not None:
         return state_changed(
             StateChangedDetail(
