@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from acceptor.approval.model import ApprovalRecord
-from acceptor.aws.errors import translate
+from acceptor.aws.errors import ConditionFailed, translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,9 +56,10 @@ class ApprovalStore:
                 ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            error = translate(err, "PutItem")
+            if isinstance(error, ConditionFailed):
                 return False
-            raise translate(err, "PutItem") from err
+            raise error from err
         return True
 
     def get(self, endpoint_id: str) -> ApprovalRecord | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import translate
+from acceptor.aws.errors import ConditionFailed, translate
 from acceptor.decision.records import NOTICE_LIFETIME, RevocationNotice
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ BACKOFF_SECONDS = 0.2
 NOTICE_KEY = "revocation#notice"
 LATEST_PAGE = 20
 INTENT_KEY = "intent"
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # An open intent older than this belongs to an invocation that is over (Lambda's longest
 # timeout is 15 minutes): another invocation may take the endpoint over.
 INTENT_STALE_AFTER = timedelta(minutes=15)
@@ -151,11 +150,12 @@ class DecisionLog:
                 },
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            error = translate(err, "PutItem")
+            if isinstance(error, ConditionFailed):
                 raise IntentConflict(
                     f"{item['endpoint_id']}: another invocation has an open intent"
                 ) from err
-            raise translate(err, "PutItem") from err
+            raise error from err
 
     def open_intent(self, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint's intent when it is still open (strongly consistent read)."""
@@ -177,9 +177,10 @@ class DecisionLog:
                 ExpressionAttributeValues={":done": {"S": "done"}, ":claim": {"S": claim}},
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            error = translate(err, "UpdateItem")
+            if isinstance(error, ConditionFailed):
                 return  # taken over by a newer intent: that one is closed by its own claim
-            raise translate(err, "UpdateItem") from err
+            raise error from err
 
     def _write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
         requests: list[Any] = [

@@ -52,6 +52,11 @@ class AlreadyGone(AwsError):
     """What the call would remove is not there: success for an idempotent caller."""
 
 
+class ConditionFailed(AwsError):
+    """A conditional write found the item not as its condition asked: someone else's write won,
+    or the write was done already. The adapter says which in its own domain's words."""
+
+
 class KeyUnusable(AwsError):
     """The KMS key that protects the resource refuses this function, or is disabled or gone."""
 
@@ -99,6 +104,7 @@ ERRORS: dict[str, type[AwsError]] = {
     "InvalidPermission.Duplicate": Duplicate,
     "InvalidPermission.NotFound": AlreadyGone,
     "InvalidSecurityGroupRuleId.NotFound": AlreadyGone,
+    "ConditionalCheckFailedException": ConditionFailed,
     "DecryptionFailure": KeyUnusable,
     "InvalidKeyId": KeyUnusable,
     "KMSAccessDeniedException": KeyUnusable,

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import translate
+from acceptor.aws.errors import ConditionFailed, translate
 from acceptor.notify.cadence import Told
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_PREFIX = "privatelink-acceptor.told#"
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # Powertools' TTL attribute on the idempotency table; kept long past any connection's life.
 EXPIRATION_ATTRIBUTE = "expiration"
 KEEP = timedelta(days=400)
@@ -68,7 +67,8 @@ class ToldLog:
                 ExpressionAttributeValues=values,
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            error = translate(err, "UpdateItem")
+            if isinstance(error, ConditionFailed):
                 return False
-            raise translate(err, "UpdateItem") from err
+            raise error from err
         return True
