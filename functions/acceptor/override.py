@@ -13,7 +13,7 @@ Pure: no AWS, no environment; the managed services and the acceptor's roles are 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,21 +72,22 @@ class Ignored:
 def assess(
     detail: Mapping[str, Any],
     *,
-    managed_services: Collection[str],
+    is_managed: Callable[[str], bool],
     acceptor_role_arns: Collection[str],
 ) -> OverrideAlert | Ignored:
     """Decide whether a CloudTrail call is a manual override.
 
-    An empty `managed_services` (the MANAGED_SERVICE_IDS filter unset) means a call on any
-    service of the account is watched. A call whose service cannot be read is reported, not
-    ignored: a change we cannot place is still a change someone should look at.
+    `is_managed` says whether a service is managed (tagged for the acceptor, docs/operations.md,
+    "Managed services"); it answers True when it cannot tell. A call whose service cannot be
+    read is reported, not ignored: a change we cannot place is still a change someone should
+    look at.
     """
     event_name = _text(detail.get("eventName"))
     if event_name not in WATCHED_CALLS:
         return Ignored(f"{event_name or 'an unnamed call'} is not a call that overrides decisions")
     parameters = _request_parameters(detail.get("requestParameters"))
     service_id = _service_id(parameters)
-    if service_id is not None and managed_services and service_id not in managed_services:
+    if service_id is not None and not is_managed(service_id):
         return Ignored(f"{service_id} is not managed by the acceptor")
     identity = detail.get("userIdentity")
     identity = identity if isinstance(identity, Mapping) else {}

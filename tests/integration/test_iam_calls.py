@@ -168,6 +168,7 @@ EXPECTED_AT_LEAST = {
         "events:PutEvents",
     },
     "NotifyFunction": {
+        "ec2:DescribeVpcEndpointServiceConfigurations",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "sns:Publish",

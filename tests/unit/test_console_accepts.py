@@ -111,7 +111,7 @@ def alert(*endpoints: str, name: str = "cloudtrail-accept-held-by-approver.json"
     detail = copy.deepcopy(json.loads((EVENTS / name).read_text())["detail"])
     request = detail["requestParameters"]["AcceptVpcEndpointConnectionsRequest"]
     request["VpcEndpointId"] = [{"tag": i, "content": e} for i, e in enumerate(endpoints, 1)]
-    judged = assess(detail, managed_services=[SERVICE], acceptor_role_arns=[])
+    judged = assess(detail, is_managed={SERVICE}.__contains__, acceptor_role_arns=[])
     assert isinstance(judged, OverrideAlert)
     return judged
 

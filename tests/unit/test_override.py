@@ -38,7 +38,7 @@ def console_accept() -> dict[str, Any]:
 
 
 def judge(detail: dict[str, Any], **kwargs: Any) -> OverrideAlert | Ignored:
-    kwargs.setdefault("managed_services", (SERVICE,))
+    kwargs.setdefault("is_managed", {SERVICE}.__contains__)
     kwargs.setdefault("acceptor_role_arns", (DECIDE_ROLE,))
     return assess(detail, **kwargs)
 
@@ -85,13 +85,13 @@ def test_no_acceptor_roles_configured_alerts_even_on_the_acceptors_calls() -> No
 
 
 def test_unmanaged_service_is_ignored_with_the_reason() -> None:
-    outcome = judge(console_accept(), managed_services=("vpce-svc-0b2c3d4e5f6a78901",))
+    outcome = judge(console_accept(), is_managed={"vpce-svc-0b2c3d4e5f6a78901"}.__contains__)
 
     assert outcome == Ignored(f"{SERVICE} is not managed by the acceptor")
 
 
 def test_empty_managed_list_means_every_service_is_managed() -> None:
-    assert isinstance(judge(console_accept(), managed_services=()), OverrideAlert)
+    assert isinstance(judge(console_accept(), is_managed=lambda service_id: True), OverrideAlert)
 
 
 def test_unwatched_call_is_ignored() -> None:

@@ -78,7 +78,8 @@ class NotifySettings:
     """What the flow reads of the function's settings."""
 
     policy: Callable[[], PolicySet]
-    managed_services: tuple[str, ...]
+    is_managed: Callable[[str], bool]
+    """Whether a service is managed: the tag scan (`wiring.managed_check`)."""
     acceptor_role_arns: tuple[str, ...]
 
 
@@ -92,7 +93,7 @@ def notify(
         Inputs(
             policy=settings.policy,
             account_name=_account_name(deps.account_names),
-            managed_services=settings.managed_services,
+            is_managed=settings.is_managed,
             acceptor_role_arns=settings.acceptor_role_arns,
             console=_console(settings, deps),
         ),

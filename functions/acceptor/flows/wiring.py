@@ -29,6 +29,7 @@ from acceptor.aws.clients import AwsClients
 from acceptor.aws.consumer import ConsumerReader
 from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
+from acceptor.aws.errors import AwsError
 from acceptor.aws.managed_services import EndpointServices
 from acceptor.aws.rule_records import RuleRecordTable
 from acceptor.aws.secrets import WebhookUrls
@@ -125,6 +126,24 @@ def managed_services(
     with _managed_lock:
         _managed_cache[key] = (monotonic() + MANAGED_TTL_SECONDS, managed)
     return managed
+
+
+def managed_check(settings: ManagedSettings, clients: AwsClients) -> Callable[[str], bool]:
+    """Whether a service is managed, for the manual-override alerts: the same tag scan as
+    Decide's. A scan that fails answers True: a change that cannot be placed is still alerted
+    (docs/notifications.md, "Manual overrides")."""
+
+    def is_managed(service_id: str) -> bool:
+        try:
+            return service_id in managed_services(settings, clients, (service_id,))
+        except AwsError as err:
+            logger.warning(
+                "Managed services unreadable: the call is alerted",
+                extra={"service_id": service_id, "error": str(err)},
+            )
+            return True
+
+    return is_managed
 
 
 def reset_managed_cache() -> None:

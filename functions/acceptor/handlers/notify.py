@@ -26,13 +26,14 @@ from acceptor.settings import NotifySettings as Settings
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environ(os.environ)
-    deps = wiring.notify_deps(settings, default_clients())
+    clients = default_clients()
+    deps = wiring.notify_deps(settings, clients)
     return notify(
         event,
         context,
         NotifySettings(
             policy=functools.partial(cached_policy, settings.policy_path),
-            managed_services=settings.managed_services,
+            is_managed=wiring.managed_check(settings, clients),
             acceptor_role_arns=settings.acceptor_role_arns,
         ),
         deps,

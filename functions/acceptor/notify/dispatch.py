@@ -51,7 +51,8 @@ class Inputs:
 
     policy: Callable[[], PolicySet]
     account_name: Callable[[str], str | None]
-    managed_services: tuple[str, ...] = ()
+    is_managed: Callable[[str], bool] = lambda service_id: True
+    """Whether a service is managed (the tag scan); True when it cannot tell."""
     acceptor_role_arns: tuple[str, ...] = ()
     console: Callable[[OverrideAlert], OverrideAlert | Ignored] | None = None
     """Turns a person's accept of held connections into approvals (`flows/approval.py`,
@@ -103,7 +104,7 @@ def _state_changed(event: Envelope, inputs: Inputs) -> Plan:
 def _cloudtrail_call(event: Envelope, inputs: Inputs) -> Plan:
     outcome = assess(
         event.detail,
-        managed_services=inputs.managed_services,
+        is_managed=inputs.is_managed,
         acceptor_role_arns=inputs.acceptor_role_arns,
     )
     if isinstance(outcome, Ignored):

@@ -5,7 +5,8 @@ tells it to (200 by default, an error status, a redirect, or a slow answer). `no
 creates, inside `mock_aws`, what the function reads at run time: the webhook URLs in Secrets
 Manager (plain and JSON) and SSM (SecureString), the stack's SNS topic with an SQS queue
 subscribed to it, the idempotency table, and a policy folder; and it sets the function's
-environment as template.yaml does.
+environment as template.yaml does. The provider's endpoint services exist with the IDs the
+sample events name; the managed ones carry the acceptor's tag.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from moto import mock_aws
 from notify_world import (
     AUDIT_PATH,
     DECIDE_ROLE,
+    OTHER_SERVICE,
     PROVIDER,
     REGION,
     SERVICE,
     SLACK_PATH,
     TEAMS_PATH,
+    UNMANAGED_SERVICE,
     CaptureServer,
     NotifyWorld,
     serving_capture,
@@ -36,7 +39,9 @@ from notify_world import (
 from acceptor.aws.clients import use_clients
 from acceptor.flows import wiring
 from acceptor.handlers import notify as notify_handler
+from acceptor.managed import MANAGED_TAG, MANAGED_VALUE
 from acceptor.policy.loader import cached_policy
+from acceptor_tools.local_aws import moto_internals as moto
 from helpers.aws import FAKE_CREDENTIALS, LambdaContext
 from integration.stack_tables import create_table
 
@@ -50,7 +55,26 @@ def capture() -> Iterator[CaptureServer]:
 def _reset_caches() -> None:
     cached_policy.cache_clear()
     wiring.notify_deps.cache_clear()
+    wiring.reset_managed_cache()
     use_clients(None)
+
+
+def _endpoint_services(managed: tuple[str, ...], untagged: tuple[str, ...]) -> None:
+    """The provider's endpoint services with the IDs the sample events name: the managed ones
+    tagged for the acceptor (the tag scan decides which overrides alert), the others not."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    for service_id in (*managed, *untagged):
+        nlb = elbv2.create_load_balancer(
+            Name=f"nlb-{service_id[-8:]}", Subnets=[subnet], Type="network", Scheme="internal"
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        created = ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True
+        )["ServiceConfiguration"]["ServiceId"]
+        moto.pin_endpoint_service_id(PROVIDER, REGION, created, service_id)
+    ec2.create_tags(Resources=list(managed), Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}])
 
 
 @pytest.fixture
@@ -96,13 +120,13 @@ def notify_world(
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         table = "privatelink-acceptor-idempotency"
         create_table(boto3.client("dynamodb", region_name=REGION), "idempotency", table)
+        _endpoint_services(managed=(SERVICE, OTHER_SERVICE), untagged=(UNMANAGED_SERVICE,))
         policy_dir = tmp_path / "policies"
         write_policy(policy_dir)
         for name, value in {
             "POLICY_PATH": str(policy_dir),
             "IDEMPOTENCY_TABLE": table,
             "NOTIFICATION_TOPIC_ARN": topic_arn,
-            "MANAGED_SERVICE_IDS": f"{SERVICE},vpce-svc-0b2c3d4e5f6a78901",
             "ACCEPTOR_ROLE_ARNS": DECIDE_ROLE,
             "ORGANIZATIONS_ACCESS": "false",
             "WEBHOOK_TIMEOUT_SECONDS": "2",

@@ -23,6 +23,9 @@ import yaml
 REGION = "us-east-1"
 PROVIDER = "999988887777"
 SERVICE = "vpce-svc-0a1b2c3d4e5f67890"
+OTHER_SERVICE = "vpce-svc-0b2c3d4e5f6a78901"
+UNMANAGED_SERVICE = "vpce-svc-0c3d4e5f6a7b89012"
+"""An endpoint service of the provider without the acceptor's tag."""
 DECIDE_ROLE = f"arn:aws:iam::{PROVIDER}:role/privatelink-acceptor-DecideFunctionRole-4B31D0496DC6"
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 

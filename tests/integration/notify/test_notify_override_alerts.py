@@ -12,6 +12,7 @@ from notify_world import (
     REGION,
     SERVICE,
     SLACK_PATH,
+    UNMANAGED_SERVICE,
     NotifyWorld,
     event_file,
     slack_fields,
@@ -62,11 +63,14 @@ def test_override_on_an_unmanaged_service_is_ignored(
 ) -> None:
     event = event_file("cloudtrail-accept-by-console-user.json")
     request = event["detail"]["requestParameters"]["AcceptVpcEndpointConnectionsRequest"]
-    request["ServiceId"] = "vpce-svc-0c3d4e5f6a7b89012"
+    request["ServiceId"] = UNMANAGED_SERVICE
 
     result = handler(event, lambda_context)
 
-    assert result["status"] == "ignored"
+    assert result == {
+        "status": "ignored",
+        "reason": f"{UNMANAGED_SERVICE} is not managed by the acceptor",
+    }
     assert notify_world.capture.requests == []
 
 

@@ -8,9 +8,10 @@ from typing import Any, cast
 
 import pytest
 
+from acceptor.aws.errors import AccessDenied
 from acceptor.flows import wiring
 from acceptor.managed import MANAGED_TAG, EndpointService
-from acceptor.settings import DecideSettings
+from acceptor.settings import DecideSettings, NotifySettings
 
 A, B = "vpce-svc-0a1b2c3d4e5f67890", "vpce-svc-0b2c3d4e5f6a78901"
 
@@ -76,3 +77,29 @@ def test_a_filter_narrows_the_tagged_set(services: Services) -> None:
     settings = DecideSettings(MANAGED_SERVICE_IDS=B)
 
     assert wiring.managed_services(settings, cast(Any, Clients())) == {B}
+
+
+def test_override_alerts_ask_the_tag_scan_whether_a_service_is_managed(
+    services: Services,
+) -> None:
+    is_managed = wiring.managed_check(NotifySettings(), cast(Any, Clients()))
+
+    assert is_managed(A) is True
+    assert is_managed("vpce-svc-0c3d4e5f6a7b89012") is False
+
+
+def test_an_unreadable_scan_counts_the_service_as_managed_so_the_call_is_alerted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Unreadable:
+        def services(self) -> list[EndpointService]:
+            raise AccessDenied(
+                "DescribeVpcEndpointServiceConfigurations", "UnauthorizedOperation", "denied"
+            )
+
+    monkeypatch.setattr(wiring, "endpoint_services", lambda clients: Unreadable())
+    wiring.reset_managed_cache()
+
+    is_managed = wiring.managed_check(NotifySettings(), cast(Any, Clients()))
+
+    assert is_managed(A) is True

@@ -50,7 +50,7 @@ def inputs(policy: PolicySet | None = None, names: Mapping[str, str] | None = No
     return Inputs(
         policy=lambda: loaded,
         account_name=lambda account: (names or {}).get(account),
-        managed_services=(SERVICE,),
+        is_managed={SERVICE}.__contains__,
         acceptor_role_arns=(DECIDE_ROLE,),
     )
 

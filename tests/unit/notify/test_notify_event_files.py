@@ -57,7 +57,7 @@ def test_event_file_is_read_and_planned_as_documented(path: Path) -> None:
         Inputs(
             policy=lambda: loaded,
             account_name=lambda _account: None,
-            managed_services=(SERVICE,),
+            is_managed={SERVICE}.__contains__,
             acceptor_role_arns=(DECIDE_ROLE,),
         ),
     )

@@ -157,7 +157,7 @@ def test_state_change_of_a_vanished_connection_says_so() -> None:
 
 def test_override_message_is_an_alert_naming_who_and_which_call() -> None:
     detail = cloudtrail()
-    alert = assess(detail, managed_services=(SERVICE,), acceptor_role_arns=(DECIDE_ROLE,))
+    alert = assess(detail, is_managed={SERVICE}.__contains__, acceptor_role_arns=(DECIDE_ROLE,))
     assert isinstance(alert, OverrideAlert)
 
     message = override_message(
@@ -177,7 +177,7 @@ def test_override_message_is_an_alert_naming_who_and_which_call() -> None:
 
 def test_failed_override_attempt_says_nothing_changed() -> None:
     detail = cloudtrail(errorCode="Client.UnauthorizedOperation")
-    alert = assess(detail, managed_services=(SERVICE,), acceptor_role_arns=())
+    alert = assess(detail, is_managed={SERVICE}.__contains__, acceptor_role_arns=())
     assert isinstance(alert, OverrideAlert)
 
     message = override_message(
