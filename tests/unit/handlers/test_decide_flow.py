@@ -58,16 +58,7 @@ POLICY = PolicySet.from_documents(
 
 
 def body(connection: Connection, origin: Origin = "sweep", correlation: str = "sweep-1") -> str:
-    detail = RequestedDetail(
-        service_id=connection.service_id,
-        endpoint_id=connection.endpoint_id,
-        account=connection.account,
-        region=connection.region,
-        state=connection.state,
-        created_at=connection.created_at,
-        origin=origin,
-        correlation_id=correlation,
-    )
+    detail = RequestedDetail.of(connection, origin, correlation)
     event = {
         "version": "0",
         "id": f"id-{connection.endpoint_id}-{origin}-{correlation}",
