@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -123,8 +124,10 @@ def test_one_digest_per_channel_lists_the_held_and_undecided_requests_once_a_day
 
     # Then nothing more is sent
     assert again == {"status": "already-digested", "date": "2025-03-05"}
-    assert retried["sent"] == [] and sorted(retried["already_sent"]) == ["ops", "platform"]
-    assert len(capture.bodies(OPS)) == 1 and len(capture.bodies(PLATFORM)) == 1
+    assert retried["sent"] == []
+    assert sorted(retried["already_sent"]) == ["ops", "platform"]
+    assert len(capture.bodies(OPS)) == 1
+    assert len(capture.bodies(PLATFORM)) == 1
 
     # When a person accepts payments-orders in the meantime, and the next day comes
     orders = endpoint(decided, "payments-orders")
@@ -149,3 +152,53 @@ def test_nothing_held_sends_nothing(stack: Stack, capture: CaptureServer) -> Non
 
     assert result == {"status": "nothing-held", "date": "2025-03-05"}
     assert capture.requests == []
+
+
+def redecided(event: dict[str, Any], hour: int) -> dict[str, Any]:
+    """The same hold decided again by the sweep `hour` hours later (a new Decided event)."""
+    again = json.loads(json.dumps(event))
+    decided_at = datetime.fromisoformat(event["detail"]["decided_at"]) + timedelta(hours=hour)
+    stamp = decided_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    again["id"], again["time"] = f"{event['id']}-sweep-{hour}", stamp
+    again["detail"].update(decided_at=stamp, origin="sweep")
+    return again
+
+
+def test_a_held_connection_is_told_twice_a_day_its_hold_and_one_digest_line(
+    stack: Stack, capture: CaptureServer
+) -> None:
+    # Given three held connections (and an accepted one), each decided by its Connect
+    stack.policy(POLICY)
+    stack.clients.client("secretsmanager").create_secret(
+        Name="privatelink-acceptor/slack-ops", SecretString=capture.url(OPS)
+    )
+    stack.clients.client("secretsmanager").create_secret(
+        Name="privatelink-acceptor/platform-hook", SecretString=capture.url(PLATFORM)
+    )
+    stack.aws.create_endpoints()
+    stack.ingest(stack.notifications())
+    partner = endpoint(stack, "partner-orders")
+    stack.decide([r for r in stack.requested() if partner not in json.dumps(r)])
+    decided = [e for e in stack.observed() if e["detail-type"] == "Endpoint Connection Decided"]
+    holds = [e for e in decided if e["detail"]["decision"] == "hold"]
+    assert len(holds) == 3
+    wiring.notify_deps.cache_clear()
+
+    # When Notify gets each decision, the same holds decided again by 24 hourly sweeps, and a
+    # digest schedule that fires every hour of the day (cron(0 * * * ? *))
+    for event in decided:
+        stack.notify(event)
+    for hour in range(1, 25):
+        for event in holds:
+            stack.notify(redecided(event, hour))
+        stack.notify(scheduled("2025-03-05", f"digest-hour-{hour}"))
+
+    # Then ops was told of each held connection twice: its Held message and one digest line
+    posts = [json.dumps(body) for body in capture.bodies(OPS)]
+    told = {
+        e["detail"]["endpoint_id"]: sum(e["detail"]["endpoint_id"] in p for p in posts)
+        for e in holds
+    }
+    per_day = sum(told.values()) / len(told)
+    print(f"\nmessages per held connection per day: {per_day} (1 Held message + 1 digest line)")
+    assert set(told.values()) == {2}
