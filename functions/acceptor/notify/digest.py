@@ -143,7 +143,7 @@ def line(standing: Standing, now: datetime, names: Callable[[str], str | None]) 
     )
     parts.append(f"rule {last.rule}" if last.rule else "the policy's default")
     if last.reason:
-        parts.append(_cut(last.reason, REASON_MAX))
+        parts.append(_cut(last.reason.strip().rstrip("."), REASON_MAX))
     if last.missing_facts:
         missing = ", ".join(
             f"{fact} ({last.unknown_reasons[fact]})" if fact in last.unknown_reasons else fact
