@@ -142,6 +142,8 @@ def line(standing: Standing, now: datetime, names: Callable[[str], str | None]) 
         + (_when(standing.expires_at, now) if standing.expires_at is not None else "never")
     )
     parts.append(f"rule {last.rule}" if last.rule else "the policy's default")
+    if last.dry_run:
+        parts.append("held in a dry run")
     if last.reason:
         parts.append(_cut(last.reason.strip().rstrip("."), REASON_MAX))
     if last.missing_facts:

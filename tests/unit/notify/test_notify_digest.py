@@ -224,3 +224,14 @@ def test_the_day_is_the_dedup_key_of_every_channel() -> None:
 
     assert {d.message.dedup_key for d in digests} == {"digest:2025-03-08"}
     assert f"{CONSUMER} (payments-prod) to" in digests[0].message.items[0].value
+
+
+def test_a_hold_decided_in_a_dry_run_says_so() -> None:
+    used = orders_policy()
+    held = connection(1)
+
+    (digest,) = plan(
+        standings([held], {held.endpoint_id: record(held, dry_run=True)}, used), used
+    ).values()
+
+    assert "held in a dry run" in digest.message.items[0].value
