@@ -229,6 +229,13 @@ EXPECTED: dict[str, Outcome] = {
         decisions=("reject",),
         notified=1,
     ),
+    "notify-digest-schedule.json": Outcome(
+        "the daily digest of held requests: the replay creates the five endpoints before "
+        "the stack, so none is decided yet; Notify lists all five as not decided yet (nev"
+        "er left out) in one message to ops, the governing file's channel",
+        calls=(NOTIFY,),
+        notified=1,
+    ),
     "notify-security-groups-shared-group.json": Outcome(
         "Notify tells ops that payments-reports' shared default group was left untouched",
         calls=(NOTIFY,),
@@ -390,3 +397,23 @@ def test_connects_replay_the_same_when_aws_refuses_the_endpoint_id_filter(
 
     # Then every re-read falls back to listing by service, with the same outcome
     assert _outcome(report, EXPECTED[name].says) == EXPECTED[name]
+
+
+def test_the_daily_digest_after_a_sweep_lists_only_the_request_still_held(tmp_path: Path) -> None:
+    # Given the sweep decided the five pending endpoints: three accepted, one rejected, one held
+    files = ["reconcile-schedule.json", "notify-digest-schedule.json"]
+
+    # When the day's digest schedule fires
+    report = replay_files(
+        acceptor_config(tmp_path / "outbox"), [EVENTS / f for f in files], one_by_one=True
+    )
+
+    # Then one digest reaches ops, listing the held partner endpoint with its reason and expiry,
+    # and none of the connections that were decided otherwise
+    (digest,) = [m for m in report.log.outbox if (m.subject or "").startswith("Held requests")]
+    body = digest.message
+    assert "1 waiting for a decision" in str(digest.subject)
+    assert "vpce-0e5f6a7b8c9d01234: 777788889999" in body
+    assert "hold expires" in body
+    others = ("vpce-0a1b2c3d4e5f60718", "vpce-0d4e5f6a7b8c90123", "vpce-0f6a7b8c9d0e12345")
+    assert not [endpoint for endpoint in others if f"{endpoint}:" in body]

@@ -7,7 +7,8 @@ that accept, reject and hold, a revocation reported then enforced, a throttled a
 releases its claims, Organizations read directly and through a role; security groups opened on
 accept and closed when the consumer deletes its endpoint; a held request approved through the
 IAM URL and clicked in Slack; every decision, state change and
-security-group warning notified on Slack, Teams and SNS, and manual overrides from CloudTrail),
+security-group warning notified on Slack, Teams and SNS, manual overrides from CloudTrail, and
+the daily digest of held requests),
 and each call's IAM action and targets are checked against the statements of the function's role.
 """
 
@@ -169,6 +170,8 @@ EXPECTED_AT_LEAST = {
     },
     "NotifyFunction": {
         "ec2:DescribeVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointConnections",
+        "dynamodb:Query",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
         "sns:Publish",
@@ -212,7 +215,8 @@ def targets_of(call: Call) -> tuple[str, ...]:
     outside what the template may grant gets a target no grant matches."""
     if call.service == "dynamodb":
         table = call.params.get("TableName") or next(iter(call.params.get("RequestItems", {})))
-        return (TABLES[table],)
+        index = call.params.get("IndexName")
+        return (TABLES[table] + (f"/index/{index}" if index else ""),)
     if call.action == "sts:AssumeRole":
         arn = call.params["RoleArn"]
         return (ROLES[ORGANIZATIONS_ROLE] if arn == ORGANIZATIONS_ROLE else ROLES[CONSUMER_ROLE],)
@@ -297,6 +301,7 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
     aws.faults.clear()
     stack.decide(requested)  # accepted, rejected, held
     stack.decide(requested)  # duplicates
+    stack.notify(_digest_schedule())  # the daily digest lists the held partner endpoint
     partner = aws.world.endpoints["partner-orders"].id
     stack.approval(approval_event(partner))  # a person approves the held one: recorded
     stack.approval(approval_event(partner))  # again: the record stands (conditional put)
@@ -326,6 +331,10 @@ def _every_path(stack: Stack, aws: LocalAws) -> None:
         Resources=[reports], Tags=[{"Key": MANAGED_TAG, "Value": "false"}]
     )
     stack.reconcile("sweep-after-a-service-left")  # its notification removed
+
+
+def _digest_schedule() -> dict[str, Any]:
+    return json.loads((EVENTS / "notify-digest-schedule.json").read_text())
 
 
 def _notifications_to_keep(stack: Stack, aws: LocalAws) -> None:

@@ -20,7 +20,7 @@ from acceptor.contract import (
     SecurityGroupsUpdatedEvent,
     StateChangedEvent,
 )
-from acceptor.handlers import approval, decide, ingest, reconcile
+from acceptor.handlers import approval, decide, ingest, notify, reconcile
 from acceptor.notification import UnparseableNotification, parse_notification
 
 pytestmark = pytest.mark.disable_socket
@@ -41,6 +41,14 @@ def check_sns(data: dict[str, Any], name: str) -> None:
 def check_schedule(data: dict[str, Any], name: str) -> None:
     schedule = reconcile.EVENT_MODEL.model_validate(data)
     assert schedule.detail_type == "Scheduled Event"
+
+
+def check_digest_schedule(data: dict[str, Any], name: str) -> None:
+    """NotifyFunction sends a Scheduled Event to its digest flow; the rule is named as AWS names
+    the one SAM makes of its `HeldDigest` event (the replay delivers it there)."""
+    schedule = reconcile.EVENT_MODEL.model_validate(data)
+    assert schedule.detail_type == notify.SCHEDULED
+    assert any("-NotifyFunctionHeldDigest-" in arn for arn in schedule.resources)
 
 
 def check_sqs_batch(data: dict[str, Any], name: str) -> None:
@@ -73,6 +81,7 @@ def check_with(model: type[BaseModel]) -> Callable[[dict[str, Any], str], None]:
 CHECKS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "ingest-sns-": check_sns,
     "reconcile-": check_schedule,
+    "notify-digest-": check_digest_schedule,
     "decide-sqs-": check_sqs_batch,
     "bus-requested-": check_with(RequestedEvent),
     "bus-decided-": check_with(DecidedEvent),

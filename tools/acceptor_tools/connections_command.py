@@ -13,28 +13,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import botocore.exceptions
-from boto3.dynamodb.types import TypeDeserializer
 
+from acceptor.aws.decision_log import DecisionLog
 from acceptor.aws.ec2 import ProviderEc2
 from acceptor.aws.managed_services import EndpointServices
-from acceptor.decision.connection import PENDING, Connection
-from acceptor.decision.decide_one import hold_expires_at
+from acceptor.decision.connection import PENDING
+from acceptor.decision.standing import Standing, oldest, standings
 from acceptor.managed import managed_scan
 from acceptor.policy.errors import PolicyError
 from acceptor.policy.loader import load_policy
 from acceptor.policy.policy_set import PolicySet
 
-INDEX = "by-service"
 OUTPUT = "DecisionTableName"
 STATES = ("pendingAcceptance", "pending", "available", "rejected", "expired", "failed")
-_read = TypeDeserializer().deserialize
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,8 @@ def connections_command(args: argparse.Namespace) -> int:
         dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
         services = args.service or _services(ec2)
         reader = ProviderEc2(ec2, session.region_name or "us-east-1")
-        found = rows(reader, dynamodb, table, services, policy, datetime.now(UTC))
+        log = DecisionLog(dynamodb, table)
+        found = rows(reader, log, services, policy, datetime.now(UTC))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         print(f"acceptor: {err}", file=sys.stderr)
         return 2
@@ -95,8 +94,7 @@ def wanted(row: Row, state: str) -> bool:
 
 def rows(
     ec2: ProviderEc2,
-    dynamodb: Any,
-    table: str,
+    log: DecisionLog,
     services: Iterable[str],
     policy: PolicySet,
     now: datetime,
@@ -104,60 +102,28 @@ def rows(
     found: list[Row] = []
     for service_id in services:
         connections = [c for state in STATES for c in ec2.list_connections(service_id, state)]
-        wanted_ids = {c.endpoint_id for c in connections}
-        last = latest_decisions(dynamodb, table, service_id, wanted_ids)
-        for connection in sorted(connections, key=lambda c: c.created_at):
-            found.append(_row(connection, last.get(connection.endpoint_id), policy, now))
+        last = log.latest_by_service(
+            service_id, {c.endpoint_id for c in connections}, since=oldest(connections)
+        )
+        found.extend(_row(s, now) for s in standings(connections, last, policy))
     return found
 
 
-def latest_decisions(
-    dynamodb: Any, table: str, service_id: str, endpoint_ids: set[str]
-) -> dict[str, Mapping[str, Any]]:
-    """Each endpoint's newest decision record, from the `by-service` index (newest first;
-    reading stops once every endpoint has one)."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    for item in _query(dynamodb, table, service_id):
-        endpoint_id = str(item.get("endpoint_id"))
-        if item.get("kind") == "decision" and endpoint_id not in latest:
-            latest[endpoint_id] = item
-        if endpoint_ids <= set(latest):
-            break
-    return latest
-
-
-def _query(dynamodb: Any, table: str, service_id: str) -> Iterator[dict[str, Any]]:
-    paginator = dynamodb.get_paginator("query")
-    pages = paginator.paginate(
-        TableName=table,
-        IndexName=INDEX,
-        KeyConditionExpression="decision_service_id = :s",
-        ExpressionAttributeValues={":s": {"S": service_id}},
-        ScanIndexForward=False,
-    )
-    for page in pages:
-        for item in page.get("Items", []):
-            yield {key: _read(value) for key, value in item.items()}
-
-
-def _row(
-    connection: Connection, last: Mapping[str, Any] | None, policy: PolicySet, now: datetime
-) -> Row:
-    held = last is not None and last.get("decision") == "hold" and connection.state == PENDING
-    expiry = hold_expires_at(policy.compiled.plan(connection.service_id), connection)
-    expires = expiry.isoformat() if held and expiry is not None else None
+def _row(standing: Standing, now: datetime) -> Row:
+    connection, last = standing.connection, standing.last
+    expires = standing.expires_at if standing.held else None
     return Row(
         service_id=connection.service_id,
         endpoint_id=connection.endpoint_id,
         account=connection.account,
         state=connection.state,
-        age_hours=round((now - connection.created_at).total_seconds() / 3600, 1),
-        decision=None if last is None else str(last.get("decision")),
-        reason=None if last is None else str(last.get("reason")),
-        missing_facts=[] if last is None else [str(f) for f in last.get("missing_facts") or []],
-        approved_by=None if last is None else last.get("approved_by"),
-        decided_at=None if last is None else str(last.get("decided_at")),
-        hold_expires_at=expires,
+        age_hours=round(standing.age(now).total_seconds() / 3600, 1),
+        decision=None if last is None else last.decision,
+        reason=None if last is None else str(last.reason),
+        missing_facts=[] if last is None else list(last.missing_facts),
+        approved_by=None if last is None else last.approved_by,
+        decided_at=None if last is None else str(last.decided_at),
+        hold_expires_at=None if expires is None else expires.isoformat(),
     )
 
 

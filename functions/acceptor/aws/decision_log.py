@@ -12,8 +12,8 @@ The intent of an accept or reject lives under the fixed sort key `intent` (docs/
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,10 @@ MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = 0.2
 NOTICE_KEY = "revocation#notice"
 LATEST_PAGE = 20
+BY_SERVICE = "by-service"
+# A decision is written after its connection was read, so it is never older than the
+# connection's creation; the margin covers clocks and the sub-second text of `decided_at`.
+CREATION_MARGIN = timedelta(minutes=5)
 INTENT_KEY = "intent"
 # An open intent older than this belongs to an invocation that is over (Lambda's longest
 # timeout is 15 minutes): another invocation may take the endpoint over.
@@ -106,6 +110,57 @@ class DecisionLog:
             last = response.get("LastEvaluatedKey")
             if not last:
                 return None
+            request["ExclusiveStartKey"] = last
+
+    def latest_by_service(
+        self,
+        service_id: str,
+        endpoint_ids: Collection[str],
+        since: datetime | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Each endpoint's newest decision record among a service's, from the `by-service`
+        index (newest first, never a scan; eventually consistent). Reading stops once every
+        endpoint has one, or at `since` (the oldest creation time of the endpoints: no decision
+        about them is older), so an endpoint never decided costs no more than the service's
+        decisions since then. An endpoint without a record is absent from the result."""
+        wanted = set(endpoint_ids)
+        latest: dict[str, dict[str, Any]] = {}
+        if not wanted:
+            return latest
+        for item in self._by_service(service_id, since):
+            endpoint_id = str(item.get("endpoint_id"))
+            if endpoint_id in wanted and endpoint_id not in latest:
+                latest[endpoint_id] = item
+                if len(latest) == len(wanted):
+                    break
+        return latest
+
+    def _by_service(self, service_id: str, since: datetime | None) -> Iterator[dict[str, Any]]:
+        condition = "decision_service_id = :s"
+        values: dict[str, Any] = {":s": {"S": service_id}}
+        if since is not None:
+            bound = (since - CREATION_MARGIN).astimezone(UTC).isoformat()
+            condition += " AND decided_at >= :since"
+            values[":since"] = {"S": bound.replace("+00:00", "Z")}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_SERVICE,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        while True:
+            try:
+                response = self._client.query(**request)
+            except ClientError as err:
+                raise translate(err, "Query") from err
+            for item in response.get("Items", []):
+                record = {key: _plain(_deserialize(value)) for key, value in item.items()}
+                if record.get("kind") == "decision":
+                    yield record
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
             request["ExclusiveStartKey"] = last
 
     def notice(self, endpoint_id: str) -> RevocationNotice | None:

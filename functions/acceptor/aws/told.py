@@ -5,11 +5,15 @@ One conditional UpdateItem per event: it records the event's news and succeeds o
 news (the decision, rule or state differ from what people were last told) observed after what
 they were last told, or when it is a retry of the event that told it. So a duplicate, a stale
 delivery or an unchanged hold re-decided by a later sweep is not sent again.
+
+The daily digest of held requests claims its day the same way (`claim_digest`): one item per
+UTC day, written by the first scheduled event of that day; its own retries pass, any other
+event of the same day finds the day taken (docs/notifications.md, "The daily digest").
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +28,9 @@ KEY_PREFIX = "privatelink-acceptor.told#"
 # Powertools' TTL attribute on the idempotency table; kept long past any connection's life.
 EXPIRATION_ATTRIBUTE = "expiration"
 KEEP = timedelta(days=400)
+DIGEST_PREFIX = "privatelink-acceptor.digest#"
+# A day's claim outlives Lambda's retries and a redrive from the dead-letter queue (a week).
+DIGEST_KEEP = timedelta(days=8)
 
 
 class ToldLog:
@@ -71,4 +78,27 @@ class ToldLog:
             if isinstance(error, ConditionFailed):
                 return False
             raise error from err
+        return True
+
+    def claim_digest(self, day: date, event_id: str, now: datetime) -> bool:
+        """Claim the digest of `day` for the scheduled event `event_id`: True for the first
+        event of the day and for its retries, False when another event already claimed it."""
+        expires = datetime.combine(day, datetime.min.time(), UTC) + DIGEST_KEEP
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": DIGEST_PREFIX + day.isoformat()},
+                    "event_id": {"S": event_id},
+                    "claimed_at": {"S": now.astimezone(UTC).isoformat()},
+                    EXPIRATION_ATTRIBUTE: {"N": str(int(expires.timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(id) OR #event = :event",
+                ExpressionAttributeNames={"#event": "event_id"},
+                ExpressionAttributeValues={":event": {"S": event_id}},
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+                return False
+            raise translate(err, "PutItem") from err
         return True

@@ -187,3 +187,9 @@ def _account_name(names: AccountNames) -> Callable[[str], str | None]:
             return None
 
     return lookup
+
+
+# For the daily digest (`flows/digest.py`): the same once-per-channel deliveries and account
+# names as every other message.
+send_once_through = _send_once
+account_lookup = _account_name

@@ -59,6 +59,7 @@ from acceptor.settings import (
 if TYPE_CHECKING:
     from acceptor.aws.idempotency import Guard, MemoryGuard
     from acceptor.flows.decide import DecideDeps
+    from acceptor.flows.digest import DigestReads
     from acceptor.policy.policy_set import PolicySet
 
 if TYPE_CHECKING:
@@ -305,6 +306,22 @@ def notify_deps(settings: NotifySettings, clients: AwsClients) -> NotifyDeps:
             if settings.approval_table and settings.decision_table
             else None
         ),
+    )
+
+
+def digest_reads(settings: NotifySettings, clients: AwsClients) -> DigestReads:
+    """What NotifyFunction's daily digest re-reads (built per scheduled invocation)."""
+    from acceptor.flows.digest import DigestNotConfigured, DigestReads
+
+    if settings.decision_table is None:
+        raise DigestNotConfigured(
+            "DECISION_TABLE is not set: the digest cannot tell held requests from decided ones"
+        )
+    return DigestReads(
+        ec2=provider_ec2(clients),
+        log=DecisionLog(clients.dynamodb(), settings.decision_table),
+        managed=lambda: managed_services(settings, clients),
+        clock=utc_now,
     )
 
 

@@ -16,7 +16,7 @@ from acceptor.notify.events import DECIDED, STATE_CHANGED
 from acceptor.override import OverrideAlert
 
 Severity = Literal["success", "info", "warning", "alert"]
-Kind = Literal["decision", "state-change", "manual-override", "security-groups"]
+Kind = Literal["decision", "state-change", "manual-override", "security-groups", "digest"]
 
 SUBJECT_LIMIT = 99  # SNS: "must be less than 100 characters", ASCII, one line
 UNKNOWN = "unknown"

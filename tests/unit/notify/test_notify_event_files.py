@@ -14,7 +14,14 @@ from acceptor.notify.dispatch import Inputs, plan
 from acceptor.notify.events import Envelope
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
-FILES = sorted([*EVENTS.glob("notify-*.json"), *EVENTS.glob("cloudtrail-*.json")])
+# The digest's Scheduled Event goes to the digest flow, not to `plan`: its shape is checked by
+# tests/unit/test_events_files.py, what it sends by test_notify_digest_local_aws.py.
+DIGEST_SCHEDULE = "notify-digest-schedule.json"
+FILES = sorted(
+    p
+    for p in [*EVENTS.glob("notify-*.json"), *EVENTS.glob("cloudtrail-*.json")]
+    if p.name != DIGEST_SCHEDULE
+)
 
 # file -> (message kind or None when ignored, channels)
 OUTCOMES: dict[str, tuple[str | None, list[str]]] = {

@@ -109,7 +109,16 @@ class Feeder:
 
     def _inject_scheduled_event(self, event: Mapping[str, Any]) -> str:
         rules = [r for r in self.app.rules if r.schedule is not None and r.enabled]
-        named = [r for r in rules if any(r.name in str(arn) for arn in event.get("resources", []))]
+        # AWS names a rule the template leaves unnamed STACK-LogicalId-SUFFIX, so an ARN from a
+        # real event names it by its logical ID; the local name matches too.
+        named = [
+            r
+            for r in rules
+            if any(
+                r.name in str(arn) or f"-{r.logical_id}-" in str(arn)
+                for arn in event.get("resources", [])
+            )
+        ]
         chosen = named or rules
         if len(chosen) != 1:
             raise InjectError(

@@ -135,8 +135,14 @@ def keep_notifications_only(session: ReplaySession, aws: LocalAws) -> None:
     )
 
 
-def schedule_event(account: str, region: str, event_id: str) -> dict[str, Any]:
-    """A Scheduled Event of the stack's sweep rule, in EventBridge's shape."""
+SWEEP_RULE = "ReconcileFunctionSweep"  # the rule SAM makes of ReconcileFunction's Sweep event
+
+
+def schedule_event(
+    account: str, region: str, event_id: str, rule: str = SWEEP_RULE
+) -> dict[str, Any]:
+    """A Scheduled Event of one of the stack's schedule rules (by logical ID; the sweep's by
+    default), in EventBridge's shape, its rule named as AWS names it (STACK-LogicalId-SUFFIX)."""
     return {
         "version": "0",
         "id": event_id,
@@ -145,7 +151,7 @@ def schedule_event(account: str, region: str, event_id: str) -> dict[str, Any]:
         "account": account,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
-        "resources": [],
+        "resources": [f"arn:aws:events:{region}:{account}:rule/privatelink-acceptor-{rule}-LOCAL"],
         "detail": {},
     }
 
