@@ -98,7 +98,8 @@ class ToldLog:
                 ExpressionAttributeValues={":event": {"S": event_id}},
             )
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            error = translate(err, "PutItem")
+            if isinstance(error, ConditionFailed):
                 return False
-            raise translate(err, "PutItem") from err
+            raise error from err
         return True

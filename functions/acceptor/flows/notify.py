@@ -92,7 +92,7 @@ def notify(
         envelope,
         Inputs(
             policy=settings.policy,
-            account_name=_account_name(deps.account_names),
+            account_name=account_lookup(deps.account_names),
             is_managed=settings.is_managed,
             acceptor_role_arns=settings.acceptor_role_arns,
             console=_console(settings, deps),
@@ -120,7 +120,7 @@ def notify(
         return {"status": "already-told"}
     deps.idempotency.register_lambda_context(context)
     try:
-        report = deliver_all(message, planned.targets, _send_once(deps))
+        report = deliver_all(message, planned.targets, send_once_through(deps))
     except DeliveryFailed as err:
         count(FAILURES, len(err.failures))
         logger.error(
@@ -134,7 +134,7 @@ def notify(
     return {"status": "delivered", "sent": list(sent), "already_sent": list(repeated)}
 
 
-def _send_once(deps: NotifyDeps) -> SendOnce:
+def send_once_through(deps: NotifyDeps) -> SendOnce:
     def send_once(delivery: Delivery) -> bool:
         sent_now = False
 
@@ -175,7 +175,7 @@ def _console(
     return console
 
 
-def _account_name(names: AccountNames) -> Callable[[str], str | None]:
+def account_lookup(names: AccountNames) -> Callable[[str], str | None]:
     def lookup(account: str) -> str | None:
         try:
             return names.name_of(account)
@@ -187,9 +187,3 @@ def _account_name(names: AccountNames) -> Callable[[str], str | None]:
             return None
 
     return lookup
-
-
-# For the daily digest (`flows/digest.py`): the same once-per-channel deliveries and account
-# names as every other message.
-send_once_through = _send_once
-account_lookup = _account_name

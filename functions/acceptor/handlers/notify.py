@@ -33,22 +33,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_environ(os.environ)
     clients = default_clients()
     deps = wiring.notify_deps(settings, clients)
-<<<<<<< HEAD
-    return notify(
-        event,
-        context,
-        NotifySettings(
-            policy=functools.partial(cached_policy, settings.policy_path),
-            is_managed=wiring.managed_check(settings, clients),
-            acceptor_role_arns=settings.acceptor_role_arns,
-        ),
-        deps,
-=======
     flow = NotifySettings(
         policy=functools.partial(cached_policy, settings.policy_path),
-        managed_services=settings.managed_services,
+        is_managed=wiring.managed_check(settings, clients),
         acceptor_role_arns=settings.acceptor_role_arns,
->>>>>>> i10digest
     )
     if event.get("detail-type") == SCHEDULED:
         return held_digest(event, context, flow, deps, wiring.digest_reads(settings, clients))
