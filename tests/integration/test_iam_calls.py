@@ -162,6 +162,7 @@ EXPECTED_AT_LEAST = {
         "sts:AssumeRole",
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from acceptor.security_groups.model import GroupRecord, Side
+from acceptor.security_groups.model import GroupRecord, Intent, Operation, Permission, Side
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,8 +25,8 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 class RuleRecordTable:
     """The rule table: one item per endpoint and group, holding the IDs of the rules it holds
-    (created, or joined: a rule of ours that another connection needed first), and one item per
-    rule listing its holders.
+    (created, or joined: a rule of ours that another connection needed first), one item per
+    rule listing its holders, and one per open intent of a change of a group.
 
     Key: `endpoint_id` (partition), `group_id` (sort). Attributes: `side`, `owner_account`,
     `region`, `claim`, `rule_ids` (string set, absent when empty), `created_at`, `updated_at`.
@@ -180,6 +180,59 @@ class RuleRecordTable:
             if _code(err) != CONDITION_FAILED:
                 raise
 
+    def record_created(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        # Holders first, then the record: a stop between leaves the rule held by this
+        # endpoint and tagged with its claim, which the removal and the open intent both see.
+        ids = sorted(set(rule_ids))
+        for rule_id in ids:
+            self.hold(record.group_id, rule_id, record.endpoint_id, created=True)
+        self.remember(record, ids)
+
+    def join(self, record: GroupRecord, rule_id: str) -> bool:
+        if not self.hold(record.group_id, rule_id, record.endpoint_id, created=False):
+            return False
+        self.remember(record, [rule_id])
+        return True
+
+    # Intents (acceptor.security_groups.intents): partition `intent#<endpoint ID>` (never an
+    # endpoint ID, so `load` does not meet it), sort key the group. In this table because an
+    # open intent must outlive the rules it may have created: no TTL.
+
+    def begin(self, intent: Intent) -> Intent:
+        stored = Intent(
+            operation=intent.operation,
+            record=intent.record,
+            permissions=intent.permissions,
+            rule_ids=intent.rule_ids,
+            started_at=self._clock().isoformat(),
+        )
+        self._dynamodb.put_item(TableName=self._table, Item=_intent_item(stored))
+        return stored
+
+    def intents(self, endpoint_id: str) -> tuple[Intent, ...]:
+        found: list[Intent] = []
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="endpoint_id = :e",
+            ExpressionAttributeValues={":e": {"S": f"{INTENT_PREFIX}{endpoint_id}"}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            found.extend(_intent(item) for item in page.get("Items", []))
+        return tuple(found)
+
+    def end(self, intent: Intent) -> None:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=_intent_key(intent.endpoint_id, intent.group_id),
+                ConditionExpression="started_at = :started",
+                ExpressionAttributeValues={":started": {"S": intent.started_at}},
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+
     def _values(self, record: GroupRecord) -> dict[str, Any]:
         return {
             ":side": {"S": record.side},
@@ -215,6 +268,56 @@ HOLDER_PREFIX = "rule#"
 
 def _holder_key(group_id: str, rule_id: str) -> dict[str, Any]:
     return {"endpoint_id": {"S": f"{HOLDER_PREFIX}{rule_id}"}, "group_id": {"S": group_id}}
+
+
+INTENT_PREFIX = "intent#"
+
+
+def _intent_key(endpoint_id: str, group_id: str) -> dict[str, Any]:
+    return {"endpoint_id": {"S": f"{INTENT_PREFIX}{endpoint_id}"}, "group_id": {"S": group_id}}
+
+
+def _intent_item(intent: Intent) -> dict[str, Any]:
+    record = intent.record
+    item: dict[str, Any] = {
+        **_intent_key(record.endpoint_id, record.group_id),
+        "kind": {"S": "intent"},
+        "operation": {"S": intent.operation},
+        "side": {"S": record.side},
+        "owner_account": {"S": record.owner_account},
+        "region": {"S": record.region},
+        "claim": {"S": record.claim},
+        "permissions": {
+            "L": [
+                {"M": {"port": {"N": str(p.port)}, "cidr": {"S": p.cidr}}}
+                for p in intent.permissions
+            ]
+        },
+        "started_at": {"S": intent.started_at},
+    }
+    if intent.rule_ids:
+        item["rule_ids"] = {"SS": sorted(set(intent.rule_ids))}
+    return item
+
+
+def _intent(item: Mapping[str, Any]) -> Intent:
+    return Intent(
+        operation=cast("Operation", item["operation"]["S"]),
+        record=GroupRecord(
+            endpoint_id=item["endpoint_id"]["S"].removeprefix(INTENT_PREFIX),
+            group_id=item["group_id"]["S"],
+            side=cast("Side", item["side"]["S"]),
+            owner_account=item["owner_account"]["S"],
+            region=item["region"]["S"],
+            claim=item["claim"]["S"],
+        ),
+        permissions=tuple(
+            Permission(int(p["M"]["port"]["N"]), p["M"]["cidr"]["S"])
+            for p in item.get("permissions", {}).get("L", [])
+        ),
+        rule_ids=tuple(sorted(item.get("rule_ids", {}).get("SS", []))),
+        started_at=item["started_at"]["S"],
+    )
 
 
 def _record(item: Mapping[str, Any]) -> GroupRecord:

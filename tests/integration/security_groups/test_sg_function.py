@@ -423,6 +423,7 @@ PROVIDER_ACTIONS = {
     "sts:AssumeRole",
     "dynamodb:Query",
     "dynamodb:GetItem",
+    "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
