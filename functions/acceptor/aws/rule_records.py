@@ -19,8 +19,12 @@ from acceptor.security_groups.model import GroupRecord, Intent, Operation, Permi
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 
 
 class RuleRecordTable:
@@ -151,7 +155,14 @@ class RuleRecordTable:
         return True
 
     def release(self, group_id: str, rule_id: str, endpoint_id: str) -> None:
-        """Drop `endpoint_id` from the rule's holders; the item goes once nobody holds it."""
+        """Drop `endpoint_id` from the rule's holders; the item goes once nobody holds it.
+
+        Not in one transaction with the record's `forget`, on purpose: the removal releases
+        first and forgets after, and either stop between is safe, because a removal never
+        trusts a holder without re-reading its connection (`remove._unheld`). Stopped after the
+        release, the record still lists the rule: the retry re-reads the other holders and
+        keeps (releasing again, a no-op) or revokes it. A holder item left naming a connection
+        that is gone keeps nothing: its re-read shows it gone."""
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
@@ -180,19 +191,62 @@ class RuleRecordTable:
             if _code(err) != CONDITION_FAILED:
                 raise
 
+    # Holding a rule and recording it are two items that change together: one TransactWriteItems
+    # (docs/security-groups.md, "Shared rules"), so that no stop leaves a connection holding a
+    # rule its record does not list (its removal would never release it) or listing one it does
+    # not hold. Releasing is ordered instead (see `release`).
+
     def record_created(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
-        # Holders first, then the record: a stop between leaves the rule held by this
-        # endpoint and tagged with its claim, which the removal and the open intent both see.
         ids = sorted(set(rule_ids))
-        for rule_id in ids:
-            self.hold(record.group_id, rule_id, record.endpoint_id, created=True)
-        self.remember(record, ids)
+        # A transaction holds at most 100 items: the record's update and 99 holder items.
+        for start in range(0, len(ids), TRANSACTION_ITEMS - 1):
+            chunk = ids[start : start + TRANSACTION_ITEMS - 1]
+            items: list[TransactWriteItemTypeDef] = [
+                {"Update": self._holding(record.group_id, rid, record.endpoint_id)} for rid in chunk
+            ]
+            items.append({"Update": self._listing(record, chunk)})
+            self._dynamodb.transact_write_items(TransactItems=items)
 
     def join(self, record: GroupRecord, rule_id: str) -> bool:
-        if not self.hold(record.group_id, rule_id, record.endpoint_id, created=False):
-            return False
-        self.remember(record, [rule_id])
+        holding = self._holding(record.group_id, rule_id, record.endpoint_id)
+        # Only while the rule is the acceptor's and some connection still holds it.
+        holding["ConditionExpression"] = "attribute_exists(holders)"
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[{"Update": holding}, {"Update": self._listing(record, [rule_id])}]
+            )
+        except ClientError as err:
+            if _code(err) == TRANSACTION_CANCELED and _reasons(err)[:1] == [
+                CONDITION_FAILED_REASON
+            ]:
+                return False
+            raise
         return True
+
+    def _holding(self, group_id: str, rule_id: str, endpoint_id: str) -> UpdateTypeDef:
+        return {
+            "TableName": self._table,
+            "Key": _holder_key(group_id, rule_id),
+            "UpdateExpression": "ADD holders :e SET #updated = :now",
+            "ExpressionAttributeNames": {"#updated": "updated_at"},
+            "ExpressionAttributeValues": {
+                ":e": {"SS": [endpoint_id]},
+                ":now": {"S": self._clock().isoformat()},
+            },
+        }
+
+    def _listing(self, record: GroupRecord, rule_ids: Iterable[str]) -> UpdateTypeDef:
+        # SET-if-absent, as `remember`: a record a removal dropped meanwhile comes back whole.
+        return {
+            "TableName": self._table,
+            "Key": _key(record),
+            "UpdateExpression": _SET_IF_ABSENT + " ADD rule_ids :ids",
+            "ExpressionAttributeNames": _NAMES,
+            "ExpressionAttributeValues": {
+                **self._values(record),
+                ":ids": {"SS": sorted(set(rule_ids))},
+            },
+        }
 
     # Intents (acceptor.security_groups.intents): partition `intent#<endpoint ID>` (never an
     # endpoint ID, so `load` does not meet it), sort key the group. In this table because an
@@ -203,7 +257,7 @@ class RuleRecordTable:
             operation=intent.operation,
             record=intent.record,
             permissions=intent.permissions,
-            rule_ids=intent.rule_ids,
+            rule_ids=tuple(sorted(set(intent.rule_ids))),
             started_at=self._clock().isoformat(),
         )
         self._dynamodb.put_item(TableName=self._table, Item=_intent_item(stored))
@@ -334,3 +388,10 @@ def _record(item: Mapping[str, Any]) -> GroupRecord:
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _reasons(err: ClientError) -> list[str]:
+    """Why each item of a cancelled transaction failed, in order (`None` for those that did
+    not)."""
+    reasons: list[Any] = list(err.response.get("CancellationReasons", []))
+    return [str(reason.get("Code", "None")) for reason in reasons]

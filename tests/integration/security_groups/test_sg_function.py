@@ -426,6 +426,7 @@ PROVIDER_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
     "dynamodb:BatchWriteItem",
     "events:PutEvents",
 }

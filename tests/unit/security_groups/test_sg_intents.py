@@ -310,3 +310,65 @@ def test_a_remove_intent_keeps_a_rule_still_there_for_the_removal_to_judge(world
     assert "rule-still-held" in codes(report)
     assert world.records.holders(NLB_GROUP, shared.rule_id) == {OTHERS[0]}
     assert world.records.open == {}
+
+
+# ------------------------------------------------------------------ releasing a shared rule
+
+
+class StoppedAfterRelease(RuntimeError):
+    """The function stopped after releasing a rule, before its record forgot it."""
+
+
+def test_a_stop_between_releasing_a_shared_rule_and_forgetting_it_is_safe(world: Any) -> None:
+    # Given two connections holding one rule, and a removal of the first that stops after the
+    # release and before the record forgets the rule (the order rule_records.release explains)
+    world.provider.add_group(NLB_GROUP)
+    for endpoint_id in (ENDPOINT, OTHERS[0]):
+        connect(world, endpoint_id)
+        add_rules(request(endpoint_id=endpoint_id, spec=PROVIDER_ONLY), world.adapters())
+    (shared,) = world.provider.ingress_rules(NLB_GROUP)
+    forget = world.records.forget
+
+    def stop(*args: Any) -> None:
+        raise StoppedAfterRelease("stopped")
+
+    world.records.forget = stop
+    with pytest.raises(StoppedAfterRelease):
+        end(world, ENDPOINT)
+    assert world.records.holders(NLB_GROUP, shared.rule_id) == {OTHERS[0]}
+    assert world.records.items[(ENDPOINT, NLB_GROUP)].rule_ids == {shared.rule_id}
+
+    # When the removal is retried, the rule is kept for the second and the first's record goes
+    world.records.forget = forget
+    report = end(world, ENDPOINT)
+    assert "rule-still-held" in codes(report)
+    assert world.provider.ingress_rules(NLB_GROUP) == (shared,)
+    assert (ENDPOINT, NLB_GROUP) not in world.records.items
+
+    # And the second's end revokes it
+    end(world, OTHERS[0])
+    assert world.provider.ingress_rules(NLB_GROUP) == ()
+    assert world.records.holding == {}
+
+
+def test_a_removal_that_stopped_after_releasing_never_keeps_the_rule_for_itself(
+    world: Any,
+) -> None:
+    # Given the same stop, and the retry never comes: the second is deleted next
+    world.provider.add_group(NLB_GROUP)
+    for endpoint_id in (ENDPOINT, OTHERS[0]):
+        connect(world, endpoint_id)
+        add_rules(request(endpoint_id=endpoint_id, spec=PROVIDER_ONLY), world.adapters())
+
+    def stop(*args: Any) -> None:
+        raise StoppedAfterRelease("stopped")
+
+    forget = world.records.forget
+    world.records.forget = stop
+    with pytest.raises(StoppedAfterRelease):
+        end(world, ENDPOINT)
+    world.records.forget = forget
+
+    # When the second connection ends, then the rule goes: the first no longer holds it
+    end(world, OTHERS[0])
+    assert world.provider.ingress_rules(NLB_GROUP) == ()
