@@ -34,7 +34,7 @@ from acceptor.contract import (
     security_groups_updated,
 )
 from acceptor.decision.connection import Connection
-from acceptor.flows.telemetry import count, level, logger
+from acceptor.flows.telemetry import count, level_of, logger
 from acceptor.policy.policy_set import PolicySet
 from acceptor.security_groups.add import add_rules
 from acceptor.security_groups.model import Operation, Report
@@ -64,6 +64,7 @@ RULES_KEPT = "SecurityGroupRulesKeptForOthers"
 WARNINGS = "SecurityGroupWarnings"
 FAILURES = "SecurityGroupFailures"
 HEADROOM = "ProviderGroupRuleHeadroom"
+GROUP_DIMENSION = "GroupId"
 
 OPERATIONS: dict[Operation, Callable[[Request, Adapters], Report]] = {
     "add": add_rules,
@@ -323,16 +324,15 @@ def _count(report: Report) -> None:
         count(RULES_KEPT, sum(len(g.kept) for g in report.groups))
     count(WARNINGS, len(report.findings))
     count(FAILURES, sum(1 for g in report.groups if g.status == "failed"))
-    used = [
-        (g.rules_used, g.group_id)
-        for g in report.groups
-        if g.side == "provider" and g.rules_used is not None
-    ]
-    if used:
-        # The fullest provider group this event touched (docs/operations.md, the headroom alarm).
-        most, group_id = max(used)
-        level(HEADROOM, RULES_PER_GROUP - most)
+    used: dict[str, int] = {}
+    for g in report.groups:
+        if g.side == "provider" and g.rules_used is not None:
+            used[g.group_id] = max(used.get(g.group_id, 0), g.rules_used)
+    for group_id, rules in sorted(used.items()):
+        # One series per provider group touched, which the headroom alarm watches each of
+        # (docs/operations.md, "Alarms").
+        level_of(HEADROOM, RULES_PER_GROUP - rules, GROUP_DIMENSION, group_id)
         logger.info(
             "Provider group rule headroom",
-            extra={"group_id": group_id, "rules_used": most, "quota": RULES_PER_GROUP},
+            extra={"group_id": group_id, "rules_used": rules, "quota": RULES_PER_GROUP},
         )
