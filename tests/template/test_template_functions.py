@@ -448,7 +448,8 @@ def test_the_rule_headroom_of_each_provider_group_is_alarmed(template: dict[str,
     assert (query["Period"], query["ReturnData"]) == (300, True)
     assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
     assert 0 < alarm["Threshold"] < 60
-    assert "MetricName" not in alarm and "Dimensions" not in alarm
+    assert "MetricName" not in alarm
+    assert "Dimensions" not in alarm
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,15 @@ def update_security_groups(
         logger.info("No security group concerns this connection", extra={"reason": why})
         return {"status": "nothing-to-do", "reason": why}
 
+    result = _publish(report, operation, hint, deps, ttl)
+    if operation == "add" and report.changed:
+        _remove_if_ended(hint, deps, ttl)
+    return result
+
+
+def _publish(
+    report: Report, operation: Operation, hint: Hint, deps: SecurityGroupsDeps, ttl: timedelta
+) -> dict[str, Any]:
     now = deps.clock()
     # Validated against the bus contract before anything is written: a detail that does not
     # follow it fails here, and the retry changes nothing in the groups (idempotent).
@@ -185,6 +194,35 @@ def update_security_groups(
         },
     )
     return {"status": "planned" if report.dry_run else "done", **detail}
+
+
+def _remove_if_ended(hint: Hint, deps: SecurityGroupsDeps, ttl: timedelta) -> None:
+    """After rules are recorded, the connection is re-read once more: if it ended meanwhile,
+    its removal may already have run before the records it would have needed existed
+    (docs/security-groups.md, "Intents"), so what was just added is removed here. A removal
+    that starts after this re-read reads the records written before it; one that finds the
+    connection `deleting` waits for it to be gone, and so reads them too."""
+    connection = deps.adapters.provider.connection(hint.endpoint_id)
+    if verify_gone(hint.endpoint_id, connection) is not None:
+        return
+    logger.warning(
+        "The connection ended while its rules were being added: they are removed again",
+        extra={"state": None if connection is None else connection.state},
+    )
+    request = Request(
+        endpoint_id=hint.endpoint_id,
+        service_id=None if connection is None else connection.service_id,
+        account=None if connection is None else connection.account,
+        region=None if connection is None else connection.region,
+        provider_account=deps.home.account,
+        provider_region=deps.home.region,
+        # As a State Changed event names it: what the re-read shows (not listed: deleted).
+        trigger=f"state:{'deleted' if connection is None else connection.state}",
+        dry_run=False,
+    )
+    report = remove_rules(request, deps.adapters)
+    if report.groups or report.findings:
+        _publish(report, "remove", hint, deps, ttl)
 
 
 def read_event(event: Mapping[str, Any], *, dry_run: bool) -> Hint:
