@@ -163,8 +163,10 @@ EXPECTED_AT_LEAST = {
         "sts:AssumeRole",
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:TransactWriteItems",
         "dynamodb:BatchWriteItem",
         "events:PutEvents",
     },
@@ -208,6 +210,27 @@ def template() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the recorded calls
+
+
+# TransactWriteItems is authorized as the actions of its items, each on its own table (the
+# DynamoDB developer guide, "Using IAM with DynamoDB transactions").
+TRANSACT_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def authorizations(call: Call) -> tuple[tuple[str, str], ...]:
+    """The (IAM action, target) pairs IAM checks for the call."""
+    if call.action == "dynamodb:TransactWriteItems":
+        return tuple(
+            (TRANSACT_ACTIONS[kind], TABLES[operation["TableName"]])
+            for item in call.params["TransactItems"]
+            for kind, operation in item.items()
+        )
+    return tuple((call.action, target) for target in targets_of(call))
 
 
 def targets_of(call: Call) -> tuple[str, ...]:
@@ -386,11 +409,11 @@ def test_every_call_of_a_function_is_granted_to_its_role(
     grants = statements_of(template, function)
     missing = sorted(
         {
-            f"{call.action} on {target}"
+            f"{action} on {target} ({call.action})"
             for call in recorded
             if call.function == function
-            for target in targets_of(call)
-            if not any(g.allows(call.action, target) for g in grants)
+            for action, target in authorizations(call)
+            if not any(g.allows(action, target) for g in grants)
         }
     )
 

@@ -15,18 +15,22 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from acceptor.security_groups.model import GroupRecord, Side
+from acceptor.security_groups.model import GroupRecord, Intent, Operation, Permission, Side
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 
 
 class RuleRecordTable:
     """The rule table: one item per endpoint and group, holding the IDs of the rules it holds
-    (created, or joined: a rule of ours that another connection needed first), and one item per
-    rule listing its holders.
+    (created, or joined: a rule of ours that another connection needed first), one item per
+    rule listing its holders, and one per open intent of a change of a group.
 
     Key: `endpoint_id` (partition), `group_id` (sort). Attributes: `side`, `owner_account`,
     `region`, `claim`, `rule_ids` (string set, absent when empty), `created_at`, `updated_at`.
@@ -151,7 +155,14 @@ class RuleRecordTable:
         return True
 
     def release(self, group_id: str, rule_id: str, endpoint_id: str) -> None:
-        """Drop `endpoint_id` from the rule's holders; the item goes once nobody holds it."""
+        """Drop `endpoint_id` from the rule's holders; the item goes once nobody holds it.
+
+        Not in one transaction with the record's `forget`, on purpose: the removal releases
+        first and forgets after, and either stop between is safe, because a removal never
+        trusts a holder without re-reading its connection (`remove._unheld`). Stopped after the
+        release, the record still lists the rule: the retry re-reads the other holders and
+        keeps (releasing again, a no-op) or revokes it. A holder item left naming a connection
+        that is gone keeps nothing: its re-read shows it gone."""
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
@@ -175,6 +186,102 @@ class RuleRecordTable:
                 TableName=self._table,
                 Key=_holder_key(group_id, rule_id),
                 **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as err:
+            if _code(err) != CONDITION_FAILED:
+                raise
+
+    # Holding a rule and recording it are two items that change together: one TransactWriteItems
+    # (docs/security-groups.md, "Shared rules"), so that no stop leaves a connection holding a
+    # rule its record does not list (its removal would never release it) or listing one it does
+    # not hold. Releasing is ordered instead (see `release`).
+
+    def record_created(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        ids = sorted(set(rule_ids))
+        # A transaction holds at most 100 items: the record's update and 99 holder items.
+        for start in range(0, len(ids), TRANSACTION_ITEMS - 1):
+            chunk = ids[start : start + TRANSACTION_ITEMS - 1]
+            items: list[TransactWriteItemTypeDef] = [
+                {"Update": self._holding(record.group_id, rid, record.endpoint_id)} for rid in chunk
+            ]
+            items.append({"Update": self._listing(record, chunk)})
+            self._dynamodb.transact_write_items(TransactItems=items)
+
+    def join(self, record: GroupRecord, rule_id: str) -> bool:
+        holding = self._holding(record.group_id, rule_id, record.endpoint_id)
+        # Only while the rule is the acceptor's and some connection still holds it.
+        holding["ConditionExpression"] = "attribute_exists(holders)"
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[{"Update": holding}, {"Update": self._listing(record, [rule_id])}]
+            )
+        except ClientError as err:
+            if _code(err) == TRANSACTION_CANCELED and _reasons(err)[:1] == [
+                CONDITION_FAILED_REASON
+            ]:
+                return False
+            raise
+        return True
+
+    def _holding(self, group_id: str, rule_id: str, endpoint_id: str) -> UpdateTypeDef:
+        return {
+            "TableName": self._table,
+            "Key": _holder_key(group_id, rule_id),
+            "UpdateExpression": "ADD holders :e SET #updated = :now",
+            "ExpressionAttributeNames": {"#updated": "updated_at"},
+            "ExpressionAttributeValues": {
+                ":e": {"SS": [endpoint_id]},
+                ":now": {"S": self._clock().isoformat()},
+            },
+        }
+
+    def _listing(self, record: GroupRecord, rule_ids: Iterable[str]) -> UpdateTypeDef:
+        # SET-if-absent, as `remember`: a record a removal dropped meanwhile comes back whole.
+        return {
+            "TableName": self._table,
+            "Key": _key(record),
+            "UpdateExpression": _SET_IF_ABSENT + " ADD rule_ids :ids",
+            "ExpressionAttributeNames": _NAMES,
+            "ExpressionAttributeValues": {
+                **self._values(record),
+                ":ids": {"SS": sorted(set(rule_ids))},
+            },
+        }
+
+    # Intents (acceptor.security_groups.intents): partition `intent#<endpoint ID>` (never an
+    # endpoint ID, so `load` does not meet it), sort key the group. In this table because an
+    # open intent must outlive the rules it may have created: no TTL.
+
+    def begin(self, intent: Intent) -> Intent:
+        stored = Intent(
+            operation=intent.operation,
+            record=intent.record,
+            permissions=intent.permissions,
+            rule_ids=tuple(sorted(set(intent.rule_ids))),
+            started_at=self._clock().isoformat(),
+        )
+        self._dynamodb.put_item(TableName=self._table, Item=_intent_item(stored))
+        return stored
+
+    def intents(self, endpoint_id: str) -> tuple[Intent, ...]:
+        found: list[Intent] = []
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="endpoint_id = :e",
+            ExpressionAttributeValues={":e": {"S": f"{INTENT_PREFIX}{endpoint_id}"}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            found.extend(_intent(item) for item in page.get("Items", []))
+        return tuple(found)
+
+    def end(self, intent: Intent) -> None:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=_intent_key(intent.endpoint_id, intent.group_id),
+                ConditionExpression="started_at = :started",
+                ExpressionAttributeValues={":started": {"S": intent.started_at}},
             )
         except ClientError as err:
             if _code(err) != CONDITION_FAILED:
@@ -217,6 +324,56 @@ def _holder_key(group_id: str, rule_id: str) -> dict[str, Any]:
     return {"endpoint_id": {"S": f"{HOLDER_PREFIX}{rule_id}"}, "group_id": {"S": group_id}}
 
 
+INTENT_PREFIX = "intent#"
+
+
+def _intent_key(endpoint_id: str, group_id: str) -> dict[str, Any]:
+    return {"endpoint_id": {"S": f"{INTENT_PREFIX}{endpoint_id}"}, "group_id": {"S": group_id}}
+
+
+def _intent_item(intent: Intent) -> dict[str, Any]:
+    record = intent.record
+    item: dict[str, Any] = {
+        **_intent_key(record.endpoint_id, record.group_id),
+        "kind": {"S": "intent"},
+        "operation": {"S": intent.operation},
+        "side": {"S": record.side},
+        "owner_account": {"S": record.owner_account},
+        "region": {"S": record.region},
+        "claim": {"S": record.claim},
+        "permissions": {
+            "L": [
+                {"M": {"port": {"N": str(p.port)}, "cidr": {"S": p.cidr}}}
+                for p in intent.permissions
+            ]
+        },
+        "started_at": {"S": intent.started_at},
+    }
+    if intent.rule_ids:
+        item["rule_ids"] = {"SS": sorted(set(intent.rule_ids))}
+    return item
+
+
+def _intent(item: Mapping[str, Any]) -> Intent:
+    return Intent(
+        operation=cast("Operation", item["operation"]["S"]),
+        record=GroupRecord(
+            endpoint_id=item["endpoint_id"]["S"].removeprefix(INTENT_PREFIX),
+            group_id=item["group_id"]["S"],
+            side=cast("Side", item["side"]["S"]),
+            owner_account=item["owner_account"]["S"],
+            region=item["region"]["S"],
+            claim=item["claim"]["S"],
+        ),
+        permissions=tuple(
+            Permission(int(p["M"]["port"]["N"]), p["M"]["cidr"]["S"])
+            for p in item.get("permissions", {}).get("L", [])
+        ),
+        rule_ids=tuple(sorted(item.get("rule_ids", {}).get("SS", []))),
+        started_at=item["started_at"]["S"],
+    )
+
+
 def _record(item: Mapping[str, Any]) -> GroupRecord:
     return GroupRecord(
         endpoint_id=item["endpoint_id"]["S"],
@@ -231,3 +388,10 @@ def _record(item: Mapping[str, Any]) -> GroupRecord:
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _reasons(err: ClientError) -> list[str]:
+    """Why each item of a cancelled transaction failed, in order (`None` for those that did
+    not)."""
+    reasons: list[Any] = list(err.response.get("CancellationReasons", []))
+    return [str(reason.get("Code", "None")) for reason in reasons]

@@ -34,7 +34,7 @@ from acceptor.contract import (
     security_groups_updated,
 )
 from acceptor.decision.connection import Connection
-from acceptor.flows.telemetry import count, level, logger
+from acceptor.flows.telemetry import count, level_of, logger
 from acceptor.policy.policy_set import PolicySet
 from acceptor.security_groups.add import add_rules
 from acceptor.security_groups.model import Operation, Report
@@ -64,6 +64,7 @@ RULES_KEPT = "SecurityGroupRulesKeptForOthers"
 WARNINGS = "SecurityGroupWarnings"
 FAILURES = "SecurityGroupFailures"
 HEADROOM = "ProviderGroupRuleHeadroom"
+GROUP_DIMENSION = "GroupId"
 
 OPERATIONS: dict[Operation, Callable[[Request, Adapters], Report]] = {
     "add": add_rules,
@@ -162,6 +163,15 @@ def update_security_groups(
         logger.info("No security group concerns this connection", extra={"reason": why})
         return {"status": "nothing-to-do", "reason": why}
 
+    result = _publish(report, operation, hint, deps, ttl)
+    if operation == "add" and report.changed:
+        _remove_if_ended(hint, deps, ttl)
+    return result
+
+
+def _publish(
+    report: Report, operation: Operation, hint: Hint, deps: SecurityGroupsDeps, ttl: timedelta
+) -> dict[str, Any]:
     now = deps.clock()
     # Validated against the bus contract before anything is written: a detail that does not
     # follow it fails here, and the retry changes nothing in the groups (idempotent).
@@ -184,6 +194,35 @@ def update_security_groups(
         },
     )
     return {"status": "planned" if report.dry_run else "done", **detail}
+
+
+def _remove_if_ended(hint: Hint, deps: SecurityGroupsDeps, ttl: timedelta) -> None:
+    """After rules are recorded, the connection is re-read once more: if it ended meanwhile,
+    its removal may already have run before the records it would have needed existed
+    (docs/security-groups.md, "Intents"), so what was just added is removed here. A removal
+    that starts after this re-read reads the records written before it; one that finds the
+    connection `deleting` waits for it to be gone, and so reads them too."""
+    connection = deps.adapters.provider.connection(hint.endpoint_id)
+    if verify_gone(hint.endpoint_id, connection) is not None:
+        return
+    logger.warning(
+        "The connection ended while its rules were being added: they are removed again",
+        extra={"state": None if connection is None else connection.state},
+    )
+    request = Request(
+        endpoint_id=hint.endpoint_id,
+        service_id=None if connection is None else connection.service_id,
+        account=None if connection is None else connection.account,
+        region=None if connection is None else connection.region,
+        provider_account=deps.home.account,
+        provider_region=deps.home.region,
+        # As a State Changed event names it: what the re-read shows (not listed: deleted).
+        trigger=f"state:{'deleted' if connection is None else connection.state}",
+        dry_run=False,
+    )
+    report = remove_rules(request, deps.adapters)
+    if report.groups or report.findings:
+        _publish(report, "remove", hint, deps, ttl)
 
 
 def read_event(event: Mapping[str, Any], *, dry_run: bool) -> Hint:
@@ -323,16 +362,15 @@ def _count(report: Report) -> None:
         count(RULES_KEPT, sum(len(g.kept) for g in report.groups))
     count(WARNINGS, len(report.findings))
     count(FAILURES, sum(1 for g in report.groups if g.status == "failed"))
-    used = [
-        (g.rules_used, g.group_id)
-        for g in report.groups
-        if g.side == "provider" and g.rules_used is not None
-    ]
-    if used:
-        # The fullest provider group this event touched (docs/operations.md, the headroom alarm).
-        most, group_id = max(used)
-        level(HEADROOM, RULES_PER_GROUP - most)
+    used: dict[str, int] = {}
+    for g in report.groups:
+        if g.side == "provider" and g.rules_used is not None:
+            used[g.group_id] = max(used.get(g.group_id, 0), g.rules_used)
+    for group_id, rules in sorted(used.items()):
+        # One series per provider group touched, which the headroom alarm watches each of
+        # (docs/operations.md, "Alarms").
+        level_of(HEADROOM, RULES_PER_GROUP - rules, GROUP_DIMENSION, group_id)
         logger.info(
             "Provider group rule headroom",
-            extra={"group_id": group_id, "rules_used": most, "quota": RULES_PER_GROUP},
+            extra={"group_id": group_id, "rules_used": rules, "quota": RULES_PER_GROUP},
         )

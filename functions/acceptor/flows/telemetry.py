@@ -4,7 +4,7 @@ POWERTOOLS_* environment variables; creating them builds no AWS client)."""
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from acceptor.contract import DecisionName
 
@@ -37,6 +37,22 @@ def count(name: str, value: int = 1) -> None:
 def level(name: str, value: int) -> None:
     """A quantity measured each time, zero included (a sweep that found nothing pending)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def level_of(name: str, value: int, dimension: str, of: str) -> None:
+    """A quantity of one thing (a provider group), as a series of its own: dimensions
+    `dimension` and `service`, written at once (Powertools' `single_metric`: the batch of
+    `metrics` has one dimension set for all its metrics). A Metrics Insights alarm groups by
+    `dimension` (docs/operations.md, "Alarms")."""
+    service = str(metrics.service or "privatelink-acceptor")
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={dimension: of, "service": service},
+    ):
+        pass
 
 
 def milliseconds(name: str, value: float) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from acceptor.policy.model import SecurityGroups
+from acceptor.security_groups.intents import complete, complete_open, ours_by_claim
 from acceptor.security_groups.model import (
     AddedRule,
     AuthorizeResult,
@@ -21,6 +22,7 @@ from acceptor.security_groups.model import (
     ExistingRule,
     GroupOutcome,
     GroupRecord,
+    Intent,
     Permission,
     Report,
     SecurityGroupError,
@@ -29,7 +31,7 @@ from acceptor.security_groups.model import (
 from acceptor.security_groups.plan import plan_additions
 from acceptor.security_groups.ports import Adapters, ConsumerApi, GroupApi, Request
 from acceptor.security_groups.sources import Sources, consumer_sources, permissions
-from acceptor.security_groups.work import Work, failed
+from acceptor.security_groups.work import Work, failed, note_open
 
 # States in which there is no connection left to open anything for (provider and consumer
 # spell them alike, in different case).
@@ -52,6 +54,10 @@ def add_rules(request: Request, adapters: Adapters) -> Report:
         return work.report("add")
     # The caller has re-read the connection (acceptor.security_groups.verify): it is pending or
     # available, of the account and service named here; the spec is the policy rule's own.
+    if not request.dry_run:
+        # Changes an earlier try left unrecorded are recorded first (never opened here).
+        work.completions = complete_open(adapters, request.endpoint_id)
+        note_open(work)
     work.records = {r.group_id: r for r in adapters.records.load(request.endpoint_id)}
 
     view = _consumer_view(work)
@@ -264,15 +270,12 @@ def _add_to_group(
                 present=present,
                 shared_with=shared_with,
             )
-        records = work.adapters.records
-        if record is not None:
+        adapters = work.adapters
+        records = adapters.records
+        if record is not None and plan.ours:
             # Held again on every delivery (idempotent): this also gives a rule recorded before
             # holder items existed its item, so that other connections can join it.
-            for rule_id in plan.ours.values():
-                records.hold(group_id, rule_id, r.endpoint_id, created=True)
-            unrecorded = [rid for rid in plan.ours.values() if rid not in record.rule_ids]
-            if unrecorded:
-                records.remember(record, unrecorded)
+            records.record_created(record, plan.ours.values())
         # A rule of ours that another connection needed first (the same CIDR and port: every
         # default VPC is 172.31.0.0/16) is held by this connection too, so that it stays until
         # its last holder is gone (docs/security-groups.md, "Shared rules").
@@ -280,31 +283,60 @@ def _add_to_group(
         result = AuthorizeResult(created={})
         if plan.to_add or shared:
             record = record or _claim(work, group_id, side, owner_account, region)
-        joined = [
-            rid for rid in shared if records.hold(group_id, rid, r.endpoint_id, created=False)
-        ]
-        if record is not None and joined:
-            records.remember(record, joined)
+        if record is not None:
+            for rule_id in shared:
+                records.join(record, rule_id)
         if plan.to_add and record is not None:
-            result = api.authorize(
-                group_id, plan.to_add, endpoint_id=r.endpoint_id, claim=record.claim
-            )
-            for rule_id in result.created.values():
-                records.hold(group_id, rule_id, r.endpoint_id, created=True)
-            if result.created:
-                records.remember(record, result.created.values())
+            result = _authorize(work, api, record, plan.to_add)
     except SecurityGroupError as err:
         return failed(work, err, side, group_id, owner_account, shared_with=shared_with)
+    # Rules an open intent left unrecorded (docs/security-groups.md, "Intents") were added by
+    # an earlier try of this change: reported as added now, when they are recorded.
+    adopted = {a.permission: a.rule_id for a in work.completions.adopted(group_id)}
+    adopted = {p: rid for p, rid in adopted.items() if plan.ours.get(p) == rid}
+    present = tuple(a for a in present if a.permission not in adopted)
+    created = {**adopted, **result.created}
     duplicates = tuple(AddedRule(p, None) for p in result.duplicates)
     return GroupOutcome(
         side=side,
         group_id=group_id,
         owner_account=owner_account,
-        status="added" if result.created else "unchanged",
-        added=tuple(AddedRule(p, rule_id) for p, rule_id in sorted(result.created.items())),
+        status="added" if created else "unchanged",
+        added=tuple(AddedRule(p, rule_id) for p, rule_id in sorted(created.items())),
         present=present + duplicates,
         shared_with=shared_with,
         rules_used=rules_used(existing, result.created.keys()),
+    )
+
+
+def _authorize(
+    work: Work, api: GroupApi, record: GroupRecord, to_add: tuple[Permission, ...]
+) -> AuthorizeResult:
+    """Authorize under an intent (docs/security-groups.md, "Intents"): written before the call,
+    ended once what it created is held and recorded. When AWS refuses the call or answers a
+    duplicate, the group is re-read: a duplicate carrying our claim tag was created by our own
+    call whose response was lost (botocore's retry met it), so it is ours, and recorded."""
+    records = work.adapters.records
+    intent = records.begin(Intent("add", record, permissions=to_add))
+    try:
+        result = api.authorize(
+            record.group_id, to_add, endpoint_id=record.endpoint_id, claim=record.claim
+        )
+    except SecurityGroupError:
+        # Refused, perhaps after some rules were created one at a time: what exists is
+        # recorded from a re-read before the refusal is reported (a failure of that re-read
+        # leaves the intent open for the next try).
+        complete(intent, api, work.adapters)
+        raise
+    created = dict(result.created)
+    if result.duplicates:
+        ours = ours_by_claim(record, api.ingress_rules(record.group_id))
+        created.update({p: ours[p] for p in result.duplicates if p in ours})
+    if created:
+        records.record_created(record, created.values())
+    records.end(intent)
+    return AuthorizeResult(
+        created=created, duplicates=tuple(p for p in result.duplicates if p not in created)
     )
 
 

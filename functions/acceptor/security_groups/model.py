@@ -142,6 +142,8 @@ FINDINGS: dict[str, str] = {
     "lookalike-left": "a rule marked for this endpoint that we did not create: left in place",
     "record-kept": "our rules could not be removed now; the record is kept for the next try",
     "rule-still-held": "a rule of ours that other live connections hold too: left in place",
+    "intent-open": "an earlier change of the group may be unrecorded and could not be "
+    "completed now; its intent stays open for the next try",
 }
 
 
@@ -291,3 +293,27 @@ class ConsumerUnavailable(SecurityGroupError):
     """The consumer role is not configured, missing, or denied: consumer facts are unknown."""
 
     code = "consumer-unavailable"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One planned change of one group for one endpoint, as the rule table keeps it
+    (`acceptor.security_groups.intents`; docs/security-groups.md, "Intents")."""
+
+    operation: Operation
+    record: GroupRecord
+    """The endpoint's record of the group (its claim is the tag of every rule it adds)."""
+    permissions: tuple[Permission, ...] = ()
+    """An add: the permissions about to be authorized."""
+    rule_ids: tuple[str, ...] = ()
+    """A remove: the rule IDs about to be revoked."""
+    started_at: str = ""
+    """Stamped by the store when it is written; ends only this intent (a newer one stays)."""
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.record.endpoint_id
+
+    @property
+    def group_id(self) -> str:
+        return self.record.group_id

@@ -15,6 +15,7 @@ from acceptor.security_groups.model import (
     ConsumerEndpoint,
     ExistingRule,
     GroupRecord,
+    Intent,
     LoadBalancer,
     Permission,
     RevokeResult,
@@ -75,6 +76,30 @@ class RecordStore(Protocol):
 
     def drop_rule(self, group_id: str, rule_id: str) -> None:
         """The rule was revoked: forget its holders."""
+        ...
+
+    def record_created(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        """Rules our call created: each held by the record's endpoint, and in its record."""
+        ...
+
+    def join(self, record: GroupRecord, rule_id: str) -> bool:
+        """Hold a rule of ours that another connection created first, and record it; False
+        (nothing written) when it has no holders left (docs/security-groups.md, "Shared
+        rules")."""
+        ...
+
+    # Intents (acceptor.security_groups.intents): one per endpoint and group at a time.
+
+    def begin(self, intent: Intent) -> Intent:
+        """Write the intent (replacing an older one of the group); return it as stored."""
+        ...
+
+    def intents(self, endpoint_id: str) -> tuple[Intent, ...]:
+        """The endpoint's open intents."""
+        ...
+
+    def end(self, intent: Intent) -> None:
+        """Delete this intent (a newer one of the group stays)."""
         ...
 
 

@@ -6,10 +6,12 @@ else added, however identical, stays, and is reported when it is marked for the 
 
 from __future__ import annotations
 
+from acceptor.security_groups.intents import complete_open
 from acceptor.security_groups.model import (
     GroupNotFound,
     GroupOutcome,
     GroupRecord,
+    Intent,
     Report,
     RevokeResult,
     SecurityGroupError,
@@ -17,14 +19,33 @@ from acceptor.security_groups.model import (
 from acceptor.security_groups.plan import plan_removal
 from acceptor.security_groups.ports import Adapters, GroupApi, Request
 from acceptor.security_groups.verify import is_gone
-from acceptor.security_groups.work import Work, failed
+from acceptor.security_groups.work import Work, failed, note_open
 
 
 def remove_rules(request: Request, adapters: Adapters) -> Report:
     """Revoke exactly the rules we created for this endpoint; leave everything else."""
     work = Work(request, adapters)
-    for record in adapters.records.load(request.endpoint_id):
+    if not request.dry_run:
+        # An earlier try's change is completed first: rules it created are recorded (and so
+        # removed below), rules it revoked are forgotten (docs/security-groups.md, "Intents").
+        work.completions = complete_open(adapters, request.endpoint_id)
+        note_open(work)
+    records = adapters.records.load(request.endpoint_id)
+    for record in records:
         work.groups.append(_remove_from_group(work, record))
+    left = {r.group_id for r in records}
+    for group_id, completed in sorted(work.completions.done.items()):
+        if group_id not in left and completed.forgotten:
+            # The earlier try revoked them and stopped before it could say so.
+            work.groups.append(
+                GroupOutcome(
+                    side=completed.intent.record.side,
+                    group_id=group_id,
+                    owner_account=completed.intent.record.owner_account,
+                    status="removed",
+                    removed=completed.forgotten,
+                )
+            )
     return work.report("remove")
 
 
@@ -67,6 +88,11 @@ def _remove_from_group(work: Work, record: GroupRecord) -> GroupOutcome:
                 removed=revoke,
                 kept=tuple(sorted(kept)),
             )
+        intent = None
+        if revoke:
+            # Written before the call, ended once the records say what it did: a response lost
+            # after AWS revoked is completed from a re-read (docs/security-groups.md, "Intents").
+            intent = work.adapters.records.begin(Intent("remove", record, rule_ids=revoke))
         result = api.revoke(group_id, revoke) if revoke else RevokeResult(revoked=())
         for rule_id in kept:
             work.adapters.records.release(group_id, rule_id, record.endpoint_id)
@@ -83,7 +109,11 @@ def _remove_from_group(work: Work, record: GroupRecord) -> GroupOutcome:
     work.adapters.records.forget(
         record, {*record.rule_ids, *result.revoked, *result.already_gone, *plan.already_gone}
     )
-    removed = tuple(sorted({*result.revoked, *result.already_gone}))
+    if intent is not None:
+        work.adapters.records.end(intent)
+    removed = tuple(
+        sorted({*result.revoked, *result.already_gone, *work.completions.forgotten(group_id)})
+    )
     return GroupOutcome(
         side=side,
         group_id=group_id,

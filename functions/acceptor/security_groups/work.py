@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from acceptor.security_groups.intents import Completions
 from acceptor.security_groups.model import (
     Finding,
     GroupOutcome,
@@ -22,6 +23,8 @@ class Work:
     request: Request
     adapters: Adapters
     records: dict[str, GroupRecord] = field(default_factory=dict)
+    completions: Completions = field(default_factory=Completions)
+    """Intents an earlier try left open, completed at the start of this one."""
     groups: list[GroupOutcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     # The consumer account and region and the service, checked present when adding.
@@ -71,3 +74,14 @@ def failed(
         shared_with=shared_with,
         reason=str(err),
     )
+
+
+def note_open(work: Work) -> None:
+    """Report the intents that could not be completed now (they stay open for the next try)."""
+    for group_id, err in sorted(work.completions.failed.items()):
+        work.note(
+            "intent-open",
+            f"an earlier change of {group_id} for {work.request.endpoint_id} may be unrecorded "
+            f"and could not be completed now ({err}); its intent stays open for the next try",
+            group_id=group_id,
+        )

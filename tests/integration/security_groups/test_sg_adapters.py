@@ -21,6 +21,7 @@ from acceptor.security_groups.model import (
     EndpointNotFound,
     GroupNotFound,
     GroupRecord,
+    Intent,
     Permission,
 )
 from helpers.aws import FAKE_CREDENTIALS
@@ -265,3 +266,89 @@ def test_dropping_a_revoked_rule_forgets_every_holder(table: RuleRecordTable) ->
     table.drop_rule(GROUP, RULE)
 
     assert table.holders(GROUP, RULE) == frozenset()
+
+
+def _operations(table: RuleRecordTable) -> list[str]:
+    """The DynamoDB operations the table's client makes from now on, in order."""
+    made: list[str] = []
+    client = table._dynamodb
+    client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: made.append(model.name)
+    )
+    return made
+
+
+def test_recording_created_rules_holds_and_lists_them_in_one_transaction(
+    table: RuleRecordTable,
+) -> None:
+    made = _operations(table)
+
+    table.record_created(record(), ["sgr-1", "sgr-2"])
+
+    assert made == ["TransactWriteItems"]
+    assert table.holders(GROUP, "sgr-1") == table.holders(GROUP, "sgr-2") == {ENDPOINT}
+    (loaded,) = table.load(ENDPOINT)
+    assert (loaded.claim, loaded.rule_ids) == ("c-1", {"sgr-1", "sgr-2"})
+
+
+def test_more_rules_than_a_transaction_holds_are_recorded_in_several(
+    table: RuleRecordTable,
+) -> None:
+    ids = [f"sgr-{n:03d}" for n in range(150)]
+    made = _operations(table)
+
+    table.record_created(record(), ids)
+
+    assert made == ["TransactWriteItems", "TransactWriteItems"]
+    assert table.load(ENDPOINT)[0].rule_ids == set(ids)
+    assert table.holders(GROUP, ids[-1]) == {ENDPOINT}
+
+
+def test_joining_a_held_rule_holds_and_lists_it_together(table: RuleRecordTable) -> None:
+    table.hold(GROUP, RULE, SECOND, created=True)
+    made = _operations(table)
+
+    assert table.join(record(), RULE) is True
+
+    assert made == ["TransactWriteItems"]
+    assert table.holders(GROUP, RULE) == {SECOND, ENDPOINT}
+    assert table.load(ENDPOINT)[0].rule_ids == {RULE}
+
+
+def test_a_rule_nobody_holds_is_not_joined_and_nothing_is_written(
+    table: RuleRecordTable,
+) -> None:
+    assert table.join(record(), RULE) is False
+
+    assert table.holders(GROUP, RULE) == frozenset()
+    assert table.load(ENDPOINT) == ()  # the record's half of the transaction did not happen
+
+
+def test_an_intent_is_written_read_back_and_ended_only_by_itself(
+    table: RuleRecordTable,
+) -> None:
+    older = table.begin(Intent("add", record(), permissions=(Permission(443, "10.1.0.0/16"),)))
+    newer = table.begin(Intent("remove", record(), rule_ids=("sgr-2", "sgr-1")))
+
+    (stored,) = table.intents(ENDPOINT)
+    assert stored == newer
+    assert (stored.operation, stored.rule_ids, stored.record) == (
+        "remove",
+        ("sgr-1", "sgr-2"),
+        record(),
+    )
+    table.end(older)
+    assert table.intents(ENDPOINT) == (newer,)
+    assert table.load(ENDPOINT) == ()  # intents never read as records
+    table.end(newer)
+    assert table.intents(ENDPOINT) == ()
+
+
+def test_an_add_intent_keeps_its_planned_permissions(table: RuleRecordTable) -> None:
+    planned = (Permission(443, "10.1.0.0/16"), Permission(8443, "2600:1f18:abcd:1200::/56"))
+
+    table.begin(Intent("add", record(), permissions=planned))
+
+    (stored,) = table.intents(ENDPOINT)
+    assert (stored.operation, stored.permissions, stored.rule_ids) == ("add", planned, ())
+    assert stored.started_at

@@ -423,8 +423,10 @@ PROVIDER_ACTIONS = {
     "sts:AssumeRole",
     "dynamodb:Query",
     "dynamodb:GetItem",
+    "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
     "dynamodb:BatchWriteItem",
     "events:PutEvents",
 }

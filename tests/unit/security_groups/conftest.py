@@ -21,6 +21,7 @@ from acceptor.security_groups.model import (
     GroupAccessDenied,
     GroupNotFound,
     GroupRecord,
+    Intent,
     LoadBalancer,
     Permission,
     RevokeResult,
@@ -179,6 +180,35 @@ class FakeRecords(FakeHolders):
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[tuple[str, str], GroupRecord] = {}
+        self.open: dict[tuple[str, str], Intent] = {}
+        self.begun: list[Intent] = []
+        self.stamps = itertools.count(1)
+
+    def record_created(self, record: GroupRecord, rule_ids: Iterable[str]) -> None:
+        ids = set(rule_ids)
+        for rule_id in ids:
+            self.hold(record.group_id, rule_id, record.endpoint_id, created=True)
+        self.remember(record, ids)
+
+    def join(self, record: GroupRecord, rule_id: str) -> bool:
+        if not self.hold(record.group_id, rule_id, record.endpoint_id, created=False):
+            return False
+        self.remember(record, [rule_id])
+        return True
+
+    def begin(self, intent: Intent) -> Intent:
+        stored = replace(intent, started_at=f"t{next(self.stamps)}")
+        self.open[(intent.endpoint_id, intent.group_id)] = stored
+        self.begun.append(stored)
+        return stored
+
+    def intents(self, endpoint_id: str) -> tuple[Intent, ...]:
+        return tuple(i for (e, _), i in sorted(self.open.items()) if e == endpoint_id)
+
+    def end(self, intent: Intent) -> None:
+        key = (intent.endpoint_id, intent.group_id)
+        if key in self.open and self.open[key].started_at == intent.started_at:
+            del self.open[key]
 
     def load(self, endpoint_id: str) -> tuple[GroupRecord, ...]:
         return tuple(r for (e, _), r in sorted(self.items.items()) if e == endpoint_id)

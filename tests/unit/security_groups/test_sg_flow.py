@@ -353,3 +353,50 @@ def test_an_approved_accept_for_a_connection_still_pending_opens_nothing_despite
 
     assert result["refusal"] == "connection-not-accepted"
     assert nothing_written(stage)
+
+
+# An accept whose connection ends while its rules are being added (docs/security-groups.md,
+# "Intents"): the removal may have run before the records existed, so the add removes them.
+
+
+@pytest.mark.parametrize("ended", ["deleted", "rejected", None])
+def test_rules_added_for_a_connection_that_ended_meanwhile_are_removed_again(
+    stage: Any, run: Run, policy: PolicySet, ended: str | None
+) -> None:
+    # Given an available connection that ends (or drops out of the listing) right after the
+    # accept's first re-read
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+    reads = stage.provider.connection
+
+    def ends_after_the_first_read(endpoint_id: str) -> Any:
+        found = reads(endpoint_id)
+        if ended is None:
+            stage.provider.connections.pop(endpoint_id, None)
+        else:
+            stage.provider.connect(endpoint_id, ended, service_id=SERVICE, account=CONSUMER)
+        return found
+
+    stage.provider.connection = ends_after_the_first_read
+
+    # When the accept is handled
+    result = run(forged(policy_hash=policy.version_hash))
+
+    # Then the rules it added are removed again, and both changes are published
+    assert result["changed"] is True
+    assert stage.provider.ingress_rules(NLB_GROUP) == ()
+    assert stage.consumer.ingress_rules(ENDPOINT_GROUP) == ()
+    assert stage.records.items == {}
+    operations = [e.detail.operation for e in stage.bus.put_events]
+    assert operations == ["add", "remove"]
+
+
+def test_rules_added_for_a_connection_still_there_stay(
+    stage: Any, run: Run, policy: PolicySet
+) -> None:
+    stage.provider.connect(ENDPOINT, service_id=SERVICE, account=CONSUMER)
+
+    run(forged(policy_hash=policy.version_hash))
+
+    assert len(stage.provider.ingress_rules(NLB_GROUP)) == 1
+    assert [e.detail.operation for e in stage.bus.put_events] == ["add"]
+    assert stage.provider.reads == [ENDPOINT, ENDPOINT]  # the accept's re-read, and after
