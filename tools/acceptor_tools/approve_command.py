@@ -154,7 +154,9 @@ WORDS = {
 
 def describe(status: int, body: dict[str, Any]) -> str:
     word = WORDS.get(str(body.get("status")), f"HTTP {status}")
-    lines = [f"{word}: {body.get('message', '')}".rstrip()]
+    message = str(body.get("message", ""))
+    # The function's message may already begin with the word ("Recorded: alice decided...").
+    lines = [message if message.startswith(f"{word}:") else f"{word}: {message}".rstrip()]
     for key in ("endpoint_id", "service_id", "state", "approver", "approval_id", "expires_at"):
         if body.get(key):
             lines.append(f"  {key}: {body[key]}")

@@ -110,6 +110,7 @@ def serve_command(args: argparse.Namespace) -> int:
             if served is not None and options is not None:
                 print_app_banner(local, served, options, approvers, config_path, sys.stdout)
                 served.start()
+            print("\nCtrl-C or SIGTERM stops the server.", flush=True)
             while not stop.wait(POLL_SECONDS):
                 if served is not None and not served.running:
                     print(f"the application stopped: {served.error!r}", file=sys.stderr)
@@ -257,7 +258,6 @@ def print_banner(
     # awscli 1.x puts SQS on queue.amazonaws.com unless the command names an endpoint
     # (its "overridesslcommonname" customization), whatever the profile says.
     write(f"SQS commands of the AWS CLI version 1 also need --endpoint-url {local.endpoint_url}\n")
-    write("\nCtrl-C or SIGTERM stops the server.\n")
     out.flush()
 
 
