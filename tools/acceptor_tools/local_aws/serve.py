@@ -120,9 +120,11 @@ def serve_command(args: argparse.Namespace) -> int:
             # Requests to the function URLs are refused from here on; a call or tick under
             # way ends before the local AWS goes.
             router.close()
-            if served is not None:
-                served.stop()
-            local.stop()
+            try:
+                if served is not None:
+                    served.stop()
+            finally:
+                local.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
