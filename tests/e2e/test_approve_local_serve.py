@@ -49,6 +49,7 @@ APPROVER = "platform-provider-NetworkAdmins"  # the profile serve writes for app
 @dataclass
 class Served:
     process: subprocess.Popen[str]
+    lines: queue.Queue[str]
     output: list[str]
     endpoint_url: str
     port: str
@@ -76,6 +77,13 @@ class Served:
         assert done.returncode == 0, done.stderr
         rows = [json.loads(line) for line in done.stdout.splitlines()]
         return {row["endpoint_id"]: row for row in rows}
+
+    def said(self, start: str) -> str | None:
+        """The first line serve printed so far that begins with `start` after its time."""
+        while not self.lines.empty():
+            self.output.append(self.lines.get_nowait())
+        found = [line.split(" ", 1)[1] for line in self.output if line[:2].isdigit()]
+        return next((line.strip() for line in found if line.startswith(start)), None)
 
     def approval_url(self) -> str:
         with urllib.request.urlopen(f"{self.endpoint_url}/_function-urls/", timeout=10) as answer:
@@ -144,7 +152,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         table = text.split("--decision-table ", 1)[1].split()[0]
         environment = {**environment, "AWS_CONFIG_FILE": str(config)}
         yield Served(
-            process, output, endpoint_url, endpoint_url.rsplit(":", 1)[1], table, config,
+            process, lines, output, endpoint_url, endpoint_url.rsplit(":", 1)[1], table, config,
             environment,
         )  # fmt: skip
     finally:
@@ -197,6 +205,11 @@ def test_approve_with_local_port_accepts_the_held_partner_opens_its_group_and_re
 ) -> None:
     # Given the partner's request held by the policy, its endpoint's group closed on 443
     held = _until(lambda: _held(served), "the partner's request held")
+    told = _until(lambda: served.said(f"held: {PARTNER}"), "serve saying it is held")
+    assert told == (
+        f"held: {PARTNER} of account 777788889999; a person decides: acceptor approve {PARTNER}"
+        f' --reason "why" --local-port {served.port} --profile {APPROVER}'
+    )
     assert (held["state"], held["decision"], held["approved_by"]) == (
         "pendingAcceptance",
         "hold",

@@ -171,8 +171,20 @@ def _start_app(
     except REFUSALS as err:
         print(f"acceptor local-aws serve: {err}", file=sys.stderr)
         return None
-    served = ServedApp(session, outbox=options.outbox, policy=options.policy, say=say)
     endpoint_url = local.endpoint_url or ""
+    port = endpoint_url.rsplit(":", 1)[-1]
+    approvers = approver_profiles(options.policy_set, local.world)
+    profile = signing_profile(approvers, local)
+    served = ServedApp(
+        session,
+        outbox=options.outbox,
+        policy=options.policy,
+        say=say,
+        approve_command=(
+            f'acceptor approve {{endpoint_id}} --reason "why" --local-port {port} '
+            f"--profile {profile}"
+        ),
+    )
     router.mount(served.function_urls(), served.document(endpoint_url))
     return served
 
@@ -191,6 +203,13 @@ def approver_profiles(policy: PolicySet, world: LoadedWorld) -> list[Profile]:
             name = f"{account.name}-{found['name']}"
             profiles[name] = Profile(name, approver, account.region)
     return sorted(profiles.values(), key=lambda p: p.name)
+
+
+def signing_profile(approvers: Sequence[Profile], local: LocalAws) -> str:
+    """The profile the printed commands sign with: an approver's, else the provider's (which
+    may approve when the policy names no approvers: IAM alone decides then)."""
+    world = local.world
+    return approvers[0].name if approvers else world.accounts[world.provider_account].name
 
 
 # An IAM role ARN of `approval.approvers` (docs/policy.md); STS names its sessions by `name`.
@@ -288,7 +307,7 @@ def print_app_banner(
         output = outputs.get(found["url"], "")
         write(f"  {logical_id:<26} {found['auth_type']:<8} {found['url']}  {output}\n")
     provider = local.world.accounts[app.account].name
-    profile = approvers[0].name if approvers else provider
+    profile = signing_profile(approvers, local)
     table = app.tables["DecisionTable"].name if "DecisionTable" in app.tables else None
     write("\nApprove a held request as yourself (a profile of the config file signs it):\n")
     if config_path:

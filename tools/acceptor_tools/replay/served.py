@@ -24,6 +24,7 @@ PUMP_SECONDS = 1.0
 # One tick of the pump: until the application is quiet, or this bound (then the next tick).
 TICK_LIMITS = Limits(max_rounds=200, max_seconds=10.0)
 STOP_SECONDS = 30.0
+DECIDED = "Endpoint Connection Decided"
 # What Lambda answers when the function behind a URL fails.
 FUNCTION_FAILED = {
     "statusCode": 502,
@@ -34,9 +35,19 @@ FUNCTION_FAILED = {
 
 class ServedApp:
     def __init__(
-        self, session: ReplaySession, *, outbox: Path, policy: Path, say: Progress
+        self,
+        session: ReplaySession,
+        *,
+        outbox: Path,
+        policy: Path,
+        say: Progress,
+        approve_command: str = "acceptor approve {endpoint_id} --reason TEXT",
     ) -> None:
+        """`approve_command`: what to run to decide a held request, said when one is held
+        (`{endpoint_id}` is replaced)."""
         self.session = session
+        self._approve_command = approve_command
+        self._held_said: set[str] = set()
         self._outbox = outbox
         self._paths = PathDisplay.for_policy(policy)
         self._say = say
@@ -112,7 +123,9 @@ class ServedApp:
     def tick(self) -> ReplayLog:
         """Deliver and invoke until the application is quiet (or `TICK_LIMITS`)."""
         with self._lock:
-            log = self.session.run(TICK_LIMITS)
+            log = self.session.replay.log
+            log.quiet = False
+            self.session.run(TICK_LIMITS)
             self._tell(log)
             return log
 
@@ -135,7 +148,28 @@ class ServedApp:
         for dead in log.dead_letters[self._dead_letters_seen :]:
             self._say(f"dead letter in {dead.queue}: {dead.function or '?'} {dead.error or ''}")
         self._dead_letters_seen = len(log.dead_letters)
+        for event in log.bus_events.values():
+            self._tell_hold(event.detail_type, event.event.get("detail") or {})
         log.invocations.clear()
+        if log.quiet:  # every event of the bus was delivered: their records are done with
+            log.bus_events.clear()
+
+    def _tell_hold(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """A request the policy held, once per endpoint, with the command that decides it (the
+        Decided event is the published contract, docs/events.md)."""
+        endpoint_id = str(detail.get("endpoint_id") or "")
+        if detail_type != DECIDED or not endpoint_id:
+            return
+        if detail.get("decision") != "hold":
+            self._held_said.discard(endpoint_id)  # held again later: said again
+            return
+        if endpoint_id in self._held_said:
+            return
+        self._held_said.add(endpoint_id)
+        self._say(
+            f"held: {endpoint_id} of account {detail.get('account')}; a person decides: "
+            + self._approve_command.format(endpoint_id=endpoint_id)
+        )
 
 
 def url_of(endpoint_url: str, logical_id: str) -> str:
