@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,9 +86,10 @@ class Served:
         found = [line.split(" ", 1)[1] for line in self.output if line[:2].isdigit()]
         return next((line.strip() for line in found if line.startswith(start)), None)
 
-    def approval_url(self) -> str:
+    def url_output(self, name: str) -> str:
+        """A URL output of the stack, from the document serve answers (as the CLI reads it)."""
         with urllib.request.urlopen(f"{self.endpoint_url}/_function-urls/", timeout=10) as answer:
-            return str(json.load(answer)["outputs"]["ApprovalUrl"])
+            return str(json.load(answer)["outputs"][name])
 
 
 def _environment(tmp: Path) -> dict[str, str]:
@@ -217,12 +219,19 @@ def test_approve_with_local_port_accepts_the_held_partner_opens_its_group_and_re
     )
     partner = profiles("partner")
     assert _ingress_443(partner, PARTNER, served.endpoint_url) == []
-    url = served.approval_url()
+    url = served.url_output("ApprovalUrl")
     body = json.dumps({"endpoint_id": PARTNER, "decision": "accept", "reason": "me"}).encode()
 
     # When the approval URL gets a request that is not signed, one signed with a secret the
-    # local AWS never issued for the key, and one signed by a role that is not an approver
+    # local AWS never issued for the key, and one signed by a role that is not an approver;
+    # and the Slack URL (AuthType NONE) a click without Slack's signature
     unsigned = _post(url, body, {"content-type": "application/json"})
+    click = urllib.parse.urlencode({"payload": json.dumps({"type": "block_actions"})}).encode()
+    slack = _post(
+        served.url_output("SlackInteractionUrl"),
+        click,
+        {"content-type": "application/x-www-form-urlencoded"},
+    )
     issued = partner.get_credentials().get_frozen_credentials()
     forged = AWSRequest(
         method="POST", url=url, data=body, headers={"content-type": "application/json"}
@@ -237,6 +246,7 @@ def test_approve_with_local_port_accepts_the_held_partner_opens_its_group_and_re
 
     # Then each is refused and nothing changes
     assert (unsigned, wrongly_signed) == (403, 403)
+    assert slack == 401  # the function's own refusal: the demo policy has no signing secret
     assert not_approver.returncode == 1, not_approver.stdout + not_approver.stderr
     assert not_approver.stdout.startswith("Refused: "), not_approver.stdout
     assert "is not in approval.approvers" in not_approver.stdout
