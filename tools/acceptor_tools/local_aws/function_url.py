@@ -226,7 +226,7 @@ class FunctionUrlServer:
 
 
 # Where `acceptor local-aws serve --app` serves the stack's function URLs, beside the local AWS
-# on the same port (docs/local-aws.md, "Function URLs"): `PREFIX<FunctionLogicalId>/`, and at
+# on the same port (docs/local-aws.md, "With the application"): `PREFIX<FunctionLogicalId>/`, and at
 # PREFIX itself a JSON document naming them (what `acceptor approve --local-port` reads).
 PREFIX = "/_function-urls/"
 

@@ -27,8 +27,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from acceptor.policy.errors import PolicyError
-from acceptor.policy.loader import load_policy
-from acceptor.policy.policy_set import PolicySet
 from acceptor_tools.local_aws import moto_internals as moto
 from acceptor_tools.local_aws.function_url import FunctionUrlRouter
 from acceptor_tools.local_aws.seed import AccountInfo, LoadedWorld
@@ -36,6 +34,7 @@ from acceptor_tools.local_aws.session import BASE_ACCESS_KEY, BASE_SECRET_KEY, L
 from acceptor_tools.local_aws.world import WorldError, load_world
 
 if TYPE_CHECKING:
+    from acceptor.policy.policy_set import PolicySet
     from acceptor_tools.replay.served import ServedApp
 
 HOST = "127.0.0.1"
@@ -134,6 +133,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def app_options(args: argparse.Namespace) -> AppOptions:
     """What `--app` runs; an invalid policy never deploys (sam build refuses it)."""
+    from acceptor.policy.loader import load_policy  # the policy engine: only for --app
+
     template, policy = Path(args.app), Path(args.policy)
     for path in (template, policy):
         if not path.exists():
