@@ -200,6 +200,8 @@ def test_version_and_bare_acceptor() -> None:
         (["policy", "diff"], "docs/replay.md"),
         (["local-aws", "serve"], "docs/local-aws.md"),
         (["replay"], "docs/replay.md"),
+        (["approve"], "docs/operations.md"),
+        (["reject"], "docs/operations.md"),
     ],
 )
 def test_every_command_help_shows_an_example_and_its_document(command: list[str], doc: str) -> None:

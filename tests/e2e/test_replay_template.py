@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from replay_helpers import ACCOUNT, MINI, REGION, mini_app
+from replay_helpers import ACCOUNT, MINI, REGION, TEMPLATE, mini_app
 
 from acceptor_tools.replay.intrinsics import Resolver, TemplateError
+from acceptor_tools.replay.template import load_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disable_socket]
 
@@ -140,3 +141,14 @@ def test_reading_a_template_leaves_yaml_as_the_rest_of_the_process_knows_it() ->
 
     assert type(loaded["a"]) is dict
     assert loaded["when"] == datetime.date(2024, 6, 11)
+
+
+def test_outputs_that_give_a_function_url_name_the_function_behind_it() -> None:
+    """What `acceptor local-aws serve --app` answers for the stack's URL outputs."""
+    app = load_app(TEMPLATE, account=ACCOUNT, region=REGION)
+
+    assert app.url_outputs == {
+        "ApprovalUrl": "ApprovalFunction",
+        "SlackInteractionUrl": "SlackInteractionFunction",
+    }
+    assert app.function_urls == {"ApprovalFunction": "AWS_IAM", "SlackInteractionFunction": "NONE"}

@@ -3,8 +3,10 @@
 The request goes to the stack's approval URL (a Lambda function URL with `AuthType: AWS_IAM`),
 signed with SigV4 by botocore with the user's own credentials (`--profile`, or boto3's usual
 chain): the signer is the approver. The URL comes from the stack's `ApprovalUrl` output
-(`--stack`), or is given (`--url`). Exit codes: 0 recorded, 1 refused, already decided or not
-found (the message says which), 2 usage or configuration errors (no credentials, no URL).
+(`--stack`), from `acceptor local-aws serve --app` on 127.0.0.1 (`--local-port`: its document
+of the served stack's URLs, docs/local-aws.md), or is given (`--url`). Exit codes: 0 recorded,
+1 refused, already decided or not found (the message says which), 2 usage or configuration
+errors (no credentials, no URL, nothing served on the local port).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from botocore.httpsession import URLLib3Session
 
 OUTPUT = "ApprovalUrl"
 TIMEOUT_SECONDS = 30
+LOCAL_HOST = "127.0.0.1"
 
 
 class ApprovalUsageError(Exception):
@@ -38,8 +41,13 @@ def reject_command(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace, decision: str) -> int:
     try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        url = args.url or stack_url(session, args.stack)
+        region = args.region
+        if args.local_port is not None:
+            url, served_region = local_url(args.local_port)
+            region = region or served_region
+        session = boto3.Session(profile_name=args.profile, region_name=region)
+        if args.local_port is None:
+            url = args.url or stack_url(session, args.stack)
         status, body = send(session, url, args.endpoint, decision, args.reason)
     except (ApprovalUsageError, botocore.exceptions.BotoCoreError) as err:
         print(f"acceptor: {err}", file=sys.stderr)
@@ -63,6 +71,39 @@ def stack_url(session: boto3.Session, stack: str | None) -> str:
         if output.get("OutputKey") == OUTPUT and output.get("OutputValue"):
             return str(output["OutputValue"])
     raise ApprovalUsageError(f"stack {stack} has no {OUTPUT} output (deployed before approvals?)")
+
+
+def local_url(port: int) -> tuple[str, str | None]:
+    """The `ApprovalUrl` of the application `acceptor local-aws serve --app` runs on PORT, and
+    the region of its stack (a function URL checks the region a request is signed for)."""
+    # Imported here: the local AWS (moto) loads only for --local-port.
+    from acceptor_tools.local_aws.function_url import PREFIX
+
+    where = f"{LOCAL_HOST}:{port}"
+    request = AWSRequest(method="GET", url=f"http://{where}{PREFIX}")
+    try:
+        response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(request.prepare())
+    except botocore.exceptions.BotoCoreError as err:
+        raise ApprovalUsageError(
+            f"nothing answers on {where} (is acceptor local-aws serve --app running?): {err}"
+        ) from err
+    try:
+        document = json.loads(response.content) if response.status_code == 200 else None
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        raise ApprovalUsageError(
+            f"{where} does not answer as acceptor local-aws serve (HTTP {response.status_code}"
+            f" for {PREFIX})"
+        )
+    url = (document.get("outputs") or {}).get(OUTPUT)
+    if not url:
+        raise ApprovalUsageError(
+            f"acceptor local-aws serve on {where} runs no application with an {OUTPUT}"
+            " (start it with --app)"
+        )
+    region = document.get("region")
+    return str(url), str(region) if region else None
 
 
 def send(
@@ -113,7 +154,9 @@ WORDS = {
 
 def describe(status: int, body: dict[str, Any]) -> str:
     word = WORDS.get(str(body.get("status")), f"HTTP {status}")
-    lines = [f"{word}: {body.get('message', '')}".rstrip()]
+    message = str(body.get("message", ""))
+    # The function's message may already begin with the word ("Recorded: alice decided...").
+    lines = [message if message.startswith(f"{word}:") else f"{word}: {message}".rstrip()]
     for key in ("endpoint_id", "service_id", "state", "approver", "approval_id", "expires_at"):
         if body.get(key):
             lines.append(f"  {key}: {body[key]}")

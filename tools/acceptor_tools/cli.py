@@ -36,8 +36,12 @@ EXAMPLES: dict[str, str] = {
     "reference: docs/policy.md",
     "diff": "example:\n  acceptor policy diff policies/ new-policies/\n\n"
     "reference: docs/replay.md, 'Trying a policy change'",
-    "serve": "example:\n  acceptor local-aws serve --world events/world.yaml "
-    "--aws-config /tmp/local-aws.config\n\nreference: docs/local-aws.md",
+    "serve": "examples:\n  acceptor local-aws serve --world events/world.yaml "
+    "--aws-config /tmp/local-aws.config\n"
+    "  acceptor local-aws serve --world events/world.yaml --create-endpoints \\\n"
+    "    --aws-config /tmp/local-aws.config --app \\\n"
+    "    --policy tools/acceptor_tools/replay/demo/policy.yaml\n\n"
+    "reference: docs/local-aws.md",
     "replay": "examples:\n  acceptor replay --policy policies/\n"
     "  acceptor replay events/ingest-sns-connect.json --policy policies/\n"
     "  acceptor replay --world my-world.yaml --policy my-policies/\n\n"
@@ -175,6 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write an AWS CLI config file with a profile per world account to FILE",
     )
+    serve.add_argument(
+        "--app",
+        nargs="?",
+        const="template.yaml",
+        metavar="TEMPLATE",
+        help="also deploy and run the application of TEMPLATE (default template.yaml) and serve"
+        " its function URLs under /_function-urls/ (needs --world)",
+    )
+    serve.add_argument(
+        "--policy",
+        default="policies",
+        metavar="PATH",
+        help="with --app: the policy file or folder the functions read (default: policies)",
+    )
+    serve.add_argument(
+        "--outbox",
+        default="outbox",
+        metavar="DIR",
+        help="with --app: where messages to people and function logs go (default: outbox)",
+    )
 
     replay = _command(
         groups, "replay", "run events through template.yaml's wiring and functions on the local AWS"
@@ -202,12 +226,33 @@ def build_parser() -> argparse.ArgumentParser:
         decide = groups.add_parser(
             name,
             help=f"{verb} a held request as yourself, with a reason (docs/operations.md)",
+            description=f"{verb.capitalize()} a held request as yourself, with a reason: a"
+            " request\nsigned with SigV4 by your credentials (--profile) to the stack's approval"
+            " URL.\nExit 0 recorded; 1 refused, already decided or not found; 2 usage errors.",
+            epilog="examples:\n"
+            f'  acceptor {name} vpce-0e5f6a7b8c9d01234 --reason "ticket NET-4711" \\\n'
+            "    --stack privatelink-acceptor --profile network-admin\n"
+            f'  acceptor {name} vpce-0e5f6a7b8c9d01234 --reason "ticket NET-4711" \\\n'
+            "    --local-port 5000 --profile platform-provider-NetworkAdmins\n"
+            "    (against acceptor local-aws serve --app, profiles from its --aws-config FILE)\n\n"
+            'reference: docs/operations.md, "Approving a held request"',
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         decide.add_argument("endpoint", metavar="ENDPOINT", help="the endpoint ID (vpce-...)")
         decide.add_argument("--reason", required=True, help="why; kept in the decision record")
-        decide.add_argument("--stack", help="the stack whose ApprovalUrl output to call")
-        decide.add_argument("--url", help="the approval URL itself (instead of --stack)")
-        decide.add_argument("--region", help="AWS region (default: the profile's)")
+        where = decide.add_mutually_exclusive_group()
+        where.add_argument("--stack", help="the stack whose ApprovalUrl output to call")
+        where.add_argument("--url", help="the approval URL itself (instead of --stack)")
+        where.add_argument(
+            "--local-port",
+            type=int,
+            metavar="PORT",
+            help="the application of `acceptor local-aws serve --app` on 127.0.0.1:PORT",
+        )
+        decide.add_argument(
+            "--region",
+            help="AWS region (default: the profile's; with --local-port, the served stack's)",
+        )
         decide.add_argument("--profile", help="AWS profile whose credentials sign the request")
         decide.add_argument("--json", action="store_true", help="print the answer as JSON")
 

@@ -223,3 +223,62 @@ class FunctionUrlServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(10)
+
+
+# Where `acceptor local-aws serve --app` serves the stack's function URLs, beside the local AWS
+# on the same port (docs/local-aws.md, "With the application"): `PREFIX<FunctionLogicalId>/`, and at
+# PREFIX itself a JSON document naming them (what `acceptor approve --local-port` reads).
+PREFIX = "/_function-urls/"
+
+
+class FunctionUrlRouter:
+    """A WSGI application in front of the local AWS's: a request under `PREFIX` goes to the
+    function URL it names (the rest of its path is the function's `rawPath`), `GET PREFIX` gets
+    the document, anything else goes to the local AWS. Routes are mounted once the stack is
+    deployed; `close()` answers 503 from then on, so nothing starts while the server stops."""
+
+    def __init__(self) -> None:
+        self.local_aws: Any = None
+        self._routes: dict[str, FunctionUrl] = {}
+        self._document: dict[str, Any] = {"function_urls": {}, "outputs": {}}
+        self._closed = False
+
+    def wrap(self, local_aws: Any) -> FunctionUrlRouter:
+        """In front of `local_aws` (moto's WSGI application): `LocalAws(front=router.wrap)`."""
+        self.local_aws = local_aws
+        return self
+
+    def mount(self, routes: Mapping[str, FunctionUrl], document: Mapping[str, Any]) -> None:
+        self._routes = dict(routes)
+        self._document = dict(document)
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = str(environ.get("PATH_INFO") or "")
+        if not (path + "/").startswith(PREFIX):
+            return self.local_aws(environ, start_response)
+        if self._closed:
+            return _json(503, {"Message": "the local AWS is stopping"})(environ, start_response)
+        name, _, rest = path[len(PREFIX) :].partition("/")
+        if not name:
+            if environ.get("REQUEST_METHOD") != "GET":
+                return _json(405, {"Message": "GET only"})(environ, start_response)
+            return _json(200, self._document)(environ, start_response)
+        app = self._routes.get(name)
+        if app is None:
+            known = sorted(self._routes)
+            return _json(404, {"Message": f"no function URL {name!r}; served: {known}"})(
+                environ, start_response
+            )
+        # The function sees the path below its URL, as Lambda's rawPath; the signed URL (the
+        # request's full URL) stays what werkzeug rebuilds from SCRIPT_NAME + PATH_INFO.
+        inner = dict(environ)
+        inner["SCRIPT_NAME"] = str(environ.get("SCRIPT_NAME") or "") + PREFIX + name
+        inner["PATH_INFO"] = "/" + rest
+        return app(inner, start_response)
+
+
+def _json(status: int, body: Mapping[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")

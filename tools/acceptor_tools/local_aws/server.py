@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -16,6 +17,8 @@ from acceptor_tools.local_aws import moto_internals as moto
 
 STOP_TIMEOUT_SECONDS = 10.0
 LISTEN_BACKLOG = 128
+# A WSGI application put in front of moto's, given moto's (e.g. the function URL router).
+Front = Callable[[Any], Any]
 
 
 def _quiet(handler: type[Any]) -> type[Any]:
@@ -28,9 +31,10 @@ def _quiet(handler: type[Any]) -> type[Any]:
 
 
 class MotoServerThread:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, front: Front | None = None) -> None:
         self.host = host
         self.port = port
+        self.front = front
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -50,10 +54,11 @@ class MotoServerThread:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self.host, self.port))
             listener.listen(LISTEN_BACKLOG)
+            application = moto.wsgi_application()
             self._server = make_server(
                 self.host,
                 self.port,
-                moto.wsgi_application(),
+                self.front(application) if self.front else application,
                 threaded=True,
                 request_handler=_quiet(moto.wsgi_request_handler()),
                 fd=listener.fileno(),  # werkzeug serves on a duplicate of this socket

@@ -38,7 +38,7 @@ from acceptor_tools.local_aws.extension import install
 from acceptor_tools.local_aws.faults import FaultInjector
 from acceptor_tools.local_aws.notifications import Delivery, MessageShape, shape_named
 from acceptor_tools.local_aws.seed import EndpointInfo, LoadedWorld, create_endpoints, seed_world
-from acceptor_tools.local_aws.server import MotoServerThread
+from acceptor_tools.local_aws.server import Front, MotoServerThread
 from acceptor_tools.local_aws.state import DeliveryFailure, extension_state
 from acceptor_tools.local_aws.world import World, load_world
 
@@ -71,19 +71,22 @@ class LocalAws:
         notification_shape: str | MessageShape = "default",
         settle_seconds: float = 0.0,
         refuse_filters: Iterable[str] = (),
+        front: Front | None = None,
     ) -> None:
         """`world`: a `World` or the path of a world file (None: an empty AWS).
         `server`: run moto's server on `host:port` (0: a free port) instead of the mock.
         `notification_shape`: body of connection notifications (`notifications.SHAPES`).
         `settle_seconds`: how long an accepted connection stays `pending`.
         `refuse_filters`: DescribeVpcEndpointConnections filters answered with `InvalidFilter`,
-        besides the world's `refuse_filters` and the `LOCAL_AWS_REFUSE_FILTERS` variable."""
+        besides the world's `refuse_filters` and the `LOCAL_AWS_REFUSE_FILTERS` variable.
+        `front`: in server mode, wraps moto's WSGI application (the function URL router)."""
         self._spec = load_world(world) if isinstance(world, str | Path) else world
         self._server_mode = server
         self._host, self._port = host, port
         self._shape = shape_named(notification_shape)
         self._settle_seconds = settle_seconds
         self._refused_filters = frozenset(refuse_filters)
+        self._front = front
         self._mock: Any = None
         self._server: MotoServerThread | None = None
         self._endpoint_url: str | None = None
@@ -127,7 +130,7 @@ class LocalAws:
             )
             moto.reset_all_backends()
             if self._server_mode:
-                self._server = MotoServerThread(self._host, self._port)
+                self._server = MotoServerThread(self._host, self._port, self._front)
                 self._endpoint_url = self._server.start()
             else:
                 self._mock = moto.mock_aws_context()

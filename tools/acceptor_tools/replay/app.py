@@ -141,6 +141,8 @@ class App:
     """Logical ID -> type of the resources the replay does not create (IAM, alarms...)."""
     function_urls: Mapping[str, str] = field(default_factory=dict)
     """Function logical ID -> its function URL's `AuthType` (`AWS_IAM` or `NONE`)."""
+    url_outputs: Mapping[str, str] = field(default_factory=dict)
+    """Output name -> logical ID of the function whose URL the output gives (`ApprovalUrl`)."""
 
     def function_for(self, name_or_arn: str) -> FunctionSpec | None:
         for function in self.functions.values():

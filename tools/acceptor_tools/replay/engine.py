@@ -109,11 +109,15 @@ class Replay:
         self._bus_may_have_events = True
         return self._feeder.inject(payload, source=source)
 
-    def _invoke_url(self, logical_id: str, event: Any) -> str:
+    def invoke_url(self, logical_id: str, event: Any) -> Invocation:
         """A function URL invokes its function synchronously: no retries, no destinations;
-        the caller gets the answer (or a 502 when the function fails)."""
+        the caller gets the answer (Lambda answers 502 when the function fails)."""
         invocation = self._invoke(self.app.functions[logical_id], event, "function URL")
         self._bus_may_have_events = True
+        return invocation
+
+    def _invoke_url(self, logical_id: str, event: Any) -> str:
+        invocation = self.invoke_url(logical_id, event)
         result = invocation.response if invocation.ok else None
         status = result.get("statusCode") if isinstance(result, dict) else 502
         return f"{logical_id} answered HTTP {status} through its function URL"

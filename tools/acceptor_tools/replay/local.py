@@ -84,31 +84,41 @@ def local_replay(
     are there (pending, as their consumers left them) without their notifications having reached
     the stack: the connections that event files name."""
     with LocalAws(config.world) as aws:
-        world = aws.world
         if endpoints_first:
             aws.create_endpoints()
-        declared = declared_parameters(config.template)
-        parameters = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
-        parameters.update(config.parameters)
-        app = load_app(
-            config.template,
-            account=world.provider_account,
-            region=world.region,
-            stack=STACK,
-            parameter_overrides=parameters,
-        )
-        session = ReplaySession(
-            app,
-            ProviderAccount(aws),
-            log_dir=config.outbox / "logs",
-            environment_overrides={"POLICY_PATH": str(config.policy.resolve())},
-            progress=progress,
-        )
-        if endpoints_first:
-            keep_notifications_only(session, aws)
-        else:
-            first_sweep(session, world.provider_account, world.region)
+        session = deploy_stack(aws, config, progress, first_sweep_runs=not endpoints_first)
         yield LocalReplay(aws=aws, session=session, config=config)
+
+
+def deploy_stack(
+    aws: LocalAws, config: ReplayConfig, progress: Progress | None, *, first_sweep_runs: bool
+) -> ReplaySession:
+    """The template deployed in the world's provider account of a running local AWS (in-process
+    or served), with its policy: the replay's, and `acceptor local-aws serve --app`'s. Then the
+    stack's first sweep, or (`first_sweep_runs=False`) only the notifications it would create."""
+    world = aws.world
+    declared = declared_parameters(config.template)
+    parameters = {k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}
+    parameters.update(config.parameters)
+    app = load_app(
+        config.template,
+        account=world.provider_account,
+        region=world.region,
+        stack=STACK,
+        parameter_overrides=parameters,
+    )
+    session = ReplaySession(
+        app,
+        ProviderAccount(aws),
+        log_dir=config.outbox / "logs",
+        environment_overrides={"POLICY_PATH": str(config.policy.resolve())},
+        progress=progress,
+    )
+    if first_sweep_runs:
+        first_sweep(session, world.provider_account, world.region)
+    else:
+        keep_notifications_only(session, aws)
+    return session
 
 
 def first_sweep(session: ReplaySession, account: str, region: str) -> None:

@@ -344,10 +344,15 @@ def _read(
         if ":sqs:" in str(props.get("EventSourceArn", ""))
     )
     url_resources = reader.of_type("AWS::Lambda::Url")
-    function_urls = {
-        app_functions[str(props["TargetFunctionArn"])]: str(props.get("AuthType", "AWS_IAM"))
-        for _, props in url_resources
+    url_targets = {
+        lid: app_functions[str(props["TargetFunctionArn"])]
+        for lid, props in url_resources
         if str(props.get("TargetFunctionArn")) in app_functions
+    }
+    function_urls = {
+        url_targets[lid]: str(props.get("AuthType", "AWS_IAM"))
+        for lid, props in url_resources
+        if lid in url_targets
     }
     notifications = tuple(
         ConnectionNotificationSpec(
@@ -394,7 +399,27 @@ def _read(
         connection_notifications=notifications,
         not_emulated=not_emulated,
         function_urls=function_urls,
+        url_outputs=_url_outputs(cfn, url_targets),
     )
+
+
+def _url_outputs(cfn: Mapping[str, Any], url_targets: Mapping[str, str]) -> dict[str, str]:
+    """Outputs that give a function URL (`!GetAtt ApprovalFunctionUrl.FunctionUrl`), by name:
+    what a local server of the stack's URLs answers in their place (docs/local-aws.md)."""
+    found = {}
+    for name, output in (cfn.get("Outputs") or {}).items():
+        value = output.get("Value") if isinstance(output, dict) else None
+        attribute = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+        if isinstance(attribute, str):
+            attribute = attribute.split(".", 1)
+        if (
+            isinstance(attribute, list)
+            and len(attribute) == 2
+            and attribute[1] == "FunctionUrl"
+            and attribute[0] in url_targets
+        ):
+            found[str(name)] = url_targets[attribute[0]]
+    return found
 
 
 def _env_text(value: Any) -> str:
