@@ -209,20 +209,32 @@ def _remove_if_ended(hint: Hint, deps: SecurityGroupsDeps, ttl: timedelta) -> No
         "The connection ended while its rules were being added: they are removed again",
         extra={"state": None if connection is None else connection.state},
     )
-    request = Request(
-        endpoint_id=hint.endpoint_id,
+    # As a State Changed event names it: what the re-read shows (not listed: deleted).
+    trigger = f"state:{'deleted' if connection is None else connection.state}"
+    request = _removal(hint.endpoint_id, connection, deps, trigger, dry_run=False)
+    report = remove_rules(request, deps.adapters)
+    if report.groups or report.findings:
+        _publish(report, "remove", hint, deps, ttl)
+
+
+def _removal(
+    endpoint_id: str,
+    connection: Connection | None,
+    deps: SecurityGroupsDeps,
+    trigger: str,
+    dry_run: bool,
+) -> Request:
+    """The removal of an endpoint's rules, with what the re-read shows of its connection."""
+    return Request(
+        endpoint_id=endpoint_id,
         service_id=None if connection is None else connection.service_id,
         account=None if connection is None else connection.account,
         region=None if connection is None else connection.region,
         provider_account=deps.home.account,
         provider_region=deps.home.region,
-        # As a State Changed event names it: what the re-read shows (not listed: deleted).
-        trigger=f"state:{'deleted' if connection is None else connection.state}",
-        dry_run=False,
+        trigger=trigger,
+        dry_run=dry_run,
     )
-    report = remove_rules(request, deps.adapters)
-    if report.groups or report.findings:
-        _publish(report, "remove", hint, deps, ttl)
 
 
 def read_event(event: Mapping[str, Any], *, dry_run: bool) -> Hint:
@@ -285,16 +297,7 @@ def _verify(
             if connection is not None and connection.state == "deleting":
                 raise ConnectionStillEnding(refusal.reason)
             return refusal
-        return Request(
-            endpoint_id=hint.endpoint_id,
-            service_id=None if connection is None else connection.service_id,
-            account=None if connection is None else connection.account,
-            region=None if connection is None else connection.region,
-            provider_account=deps.home.account,
-            provider_region=deps.home.region,
-            trigger=hint.trigger.name,
-            dry_run=hint.dry_run,
-        )
+        return _removal(hint.endpoint_id, connection, deps, hint.trigger.name, hint.dry_run)
     if hint.claim is None:
         raise UnexpectedEvent("only a Decided accept may open rules")
     managed = None if deps.managed is None else deps.managed(hint.claim.service_id)
