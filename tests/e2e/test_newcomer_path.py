@@ -158,13 +158,19 @@ def test_each_run_empties_the_outbox_of_the_last_one(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_a_replay_prints_one_line_and_exits_130(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*ACCEPTOR, "replay", "--policy", str(DEMO_POLICY), "--outbox", str(tmp_path / "o")],
-        cwd=REPOSITORY,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # Started as from a terminal: a test run launched in the background inherits SIGINT
+    # ignored, and so would the replay. A handler here becomes the default in the child.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [*ACCEPTOR, "replay", "--policy", str(DEMO_POLICY), "--outbox", str(tmp_path / "o")],
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert process.stderr is not None
     first = process.stderr.readline()  # the replay has started
     assert first.strip().startswith("replaying"), first
