@@ -65,6 +65,17 @@ def answer_normally(ec2: Any, method: str) -> None:
 # ------------------------------------------------------------------ pure parts
 
 
+def authorize_applied_and_lost(world: Any) -> None:
+    """The provider rule of ENDPOINT authorized, its answer lost: the add raised, the intent is
+    open; the API answers normally again."""
+    world.provider.add_group(NLB_GROUP)
+    connect(world, ENDPOINT)
+    lose_responses(world.provider, "authorize")
+    with pytest.raises(LostResponse):
+        add_rules(request(spec=PROVIDER_ONLY), world.adapters())
+    answer_normally(world.provider, "authorize")
+
+
 def test_only_ingress_rules_with_the_records_claim_are_ours_by_claim() -> None:
     existing = [
         rule("sgr-1", claim="claim-1"),
@@ -168,12 +179,7 @@ def test_a_stranded_add_found_by_the_removal_is_recorded_then_revoked_never_open
     world: Any,
 ) -> None:
     # Given an authorize applied and lost, and then the connection deleted
-    world.provider.add_group(NLB_GROUP)
-    connect(world, ENDPOINT)
-    lose_responses(world.provider, "authorize")
-    with pytest.raises(LostResponse):
-        add_rules(request(spec=PROVIDER_ONLY), world.adapters())
-    answer_normally(world.provider, "authorize")
+    authorize_applied_and_lost(world)
     world.provider.writes.clear()
 
     # When the deletion is handled
@@ -190,12 +196,7 @@ def test_a_stranded_add_found_by_the_removal_is_recorded_then_revoked_never_open
 
 def test_a_stranded_add_whose_record_a_removal_dropped_is_still_revoked(world: Any) -> None:
     # Given an authorize applied and lost, and its (empty) record dropped meanwhile
-    world.provider.add_group(NLB_GROUP)
-    connect(world, ENDPOINT)
-    lose_responses(world.provider, "authorize")
-    with pytest.raises(LostResponse):
-        add_rules(request(spec=PROVIDER_ONLY), world.adapters())
-    answer_normally(world.provider, "authorize")
+    authorize_applied_and_lost(world)
     world.records.items.clear()
 
     # When the deletion is handled, then the intent alone leads to the rule
@@ -205,12 +206,7 @@ def test_a_stranded_add_whose_record_a_removal_dropped_is_still_revoked(world: A
 
 
 def test_a_dry_run_leaves_an_open_intent_alone(world: Any) -> None:
-    world.provider.add_group(NLB_GROUP)
-    connect(world, ENDPOINT)
-    lose_responses(world.provider, "authorize")
-    with pytest.raises(LostResponse):
-        add_rules(request(spec=PROVIDER_ONLY), world.adapters())
-    answer_normally(world.provider, "authorize")
+    authorize_applied_and_lost(world)
 
     add_rules(request(spec=PROVIDER_ONLY, dry_run=True), world.adapters())
 
