@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from acceptor.approval.model import ApprovalRecord
-from acceptor.aws.errors import ConditionFailed, translate
+from acceptor.aws.errors import translate, unless_condition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,10 +56,8 @@ class ApprovalStore:
                 ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}},
             )
         except ClientError as err:
-            error = translate(err, "PutItem")
-            if isinstance(error, ConditionFailed):
-                return False
-            raise error from err
+            unless_condition_failed(err, "PutItem")
+            return False
         return True
 
     def get(self, endpoint_id: str) -> ApprovalRecord | None:

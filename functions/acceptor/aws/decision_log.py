@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import ConditionFailed, translate
+from acceptor.aws.errors import translate, unless_condition_failed
 from acceptor.decision.records import NOTICE_LIFETIME, RevocationNotice
 
 if TYPE_CHECKING:
@@ -205,12 +205,10 @@ class DecisionLog:
                 },
             )
         except ClientError as err:
-            error = translate(err, "PutItem")
-            if isinstance(error, ConditionFailed):
-                raise IntentConflict(
-                    f"{item['endpoint_id']}: another invocation has an open intent"
-                ) from err
-            raise error from err
+            unless_condition_failed(err, "PutItem")
+            raise IntentConflict(
+                f"{item['endpoint_id']}: another invocation has an open intent"
+            ) from err
 
     def open_intent(self, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint's intent when it is still open (strongly consistent read)."""
@@ -232,10 +230,8 @@ class DecisionLog:
                 ExpressionAttributeValues={":done": {"S": "done"}, ":claim": {"S": claim}},
             )
         except ClientError as err:
-            error = translate(err, "UpdateItem")
-            if isinstance(error, ConditionFailed):
-                return  # taken over by a newer intent: that one is closed by its own claim
-            raise error from err
+            unless_condition_failed(err, "UpdateItem")
+            # Taken over by a newer intent: that one is closed by its own claim.
 
     def _write_chunk(self, items: Sequence[Mapping[str, Any]]) -> None:
         requests: list[Any] = [

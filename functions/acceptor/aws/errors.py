@@ -124,3 +124,11 @@ def translate(err: ClientError, action: str) -> AwsError:
     error = err.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     return kind_of(code)(action, code, str(error.get("Message", "")))
+
+
+def unless_condition_failed(err: ClientError, action: str) -> None:
+    """Return when `err` is a conditional write's failed condition (the adapter says what that
+    means in its own domain); raise any other error as its domain kind."""
+    error = translate(err, action)
+    if not isinstance(error, ConditionFailed):
+        raise error from err

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import ConditionFailed, translate
+from acceptor.aws.errors import translate, unless_condition_failed
 from acceptor.security_groups.model import GroupRecord, Intent, Operation, Permission, Side
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class RuleRecordTable:
                     },
                 )
             except ClientError as err:
-                _unless_condition_failed(err, "UpdateItem")
+                unless_condition_failed(err, "UpdateItem")
                 return
         try:
             # Only an empty record of the same claim goes: rules recorded meanwhile keep it.
@@ -112,7 +112,7 @@ class RuleRecordTable:
                 ExpressionAttributeValues={":claim": {"S": record.claim}},
             )
         except ClientError as err:
-            _unless_condition_failed(err, "DeleteItem")
+            unless_condition_failed(err, "DeleteItem")
 
     # Holders: which connections a rule serves (docs/security-groups.md, "Shared rules"). One
     # item per rule the acceptor created, beside the group records: partition `rule#<rule ID>`
@@ -147,7 +147,7 @@ class RuleRecordTable:
                 **condition,  # type: ignore[arg-type]
             )
         except ClientError as err:
-            _unless_condition_failed(err, "UpdateItem")
+            unless_condition_failed(err, "UpdateItem")
             return False
         return True
 
@@ -169,7 +169,7 @@ class RuleRecordTable:
                 ExpressionAttributeValues={":e": {"SS": [endpoint_id]}},
             )
         except ClientError as err:
-            _unless_condition_failed(err, "UpdateItem")
+            unless_condition_failed(err, "UpdateItem")
         self.drop_rule(group_id, rule_id, only_if_unheld=True)
 
     def drop_rule(self, group_id: str, rule_id: str, *, only_if_unheld: bool = False) -> None:
@@ -184,7 +184,7 @@ class RuleRecordTable:
                 **condition,  # type: ignore[arg-type]
             )
         except ClientError as err:
-            _unless_condition_failed(err, "DeleteItem")
+            unless_condition_failed(err, "DeleteItem")
 
     # Holding a rule and recording it are two items that change together: one TransactWriteItems
     # (docs/security-groups.md, "Shared rules"), so that no stop leaves a connection holding a
@@ -279,7 +279,7 @@ class RuleRecordTable:
                 ExpressionAttributeValues={":started": {"S": intent.started_at}},
             )
         except ClientError as err:
-            _unless_condition_failed(err, "DeleteItem")
+            unless_condition_failed(err, "DeleteItem")
 
     def _values(self, record: GroupRecord) -> dict[str, Any]:
         return {
@@ -382,15 +382,6 @@ def _record(item: Mapping[str, Any]) -> GroupRecord:
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
-
-
-def _unless_condition_failed(err: ClientError, action: str) -> None:
-    """Return when the write's condition failed (it was not needed: done already, or not this
-    record's to do); raise any other error as its domain kind (docs/architecture.md, "AWS
-    errors")."""
-    error = translate(err, action)
-    if not isinstance(error, ConditionFailed):
-        raise error from err
 
 
 def _reasons(err: ClientError) -> list[str]:

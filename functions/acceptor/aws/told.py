@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from acceptor.aws.errors import ConditionFailed, translate
+from acceptor.aws.errors import unless_condition_failed
 from acceptor.notify.cadence import Told
 
 if TYPE_CHECKING:
@@ -74,10 +74,8 @@ class ToldLog:
                 ExpressionAttributeValues=values,
             )
         except ClientError as err:
-            error = translate(err, "UpdateItem")
-            if isinstance(error, ConditionFailed):
-                return False
-            raise error from err
+            unless_condition_failed(err, "UpdateItem")
+            return False
         return True
 
     def claim_digest(self, day: date, event_id: str, now: datetime) -> bool:
@@ -98,8 +96,6 @@ class ToldLog:
                 ExpressionAttributeValues={":event": {"S": event_id}},
             )
         except ClientError as err:
-            error = translate(err, "PutItem")
-            if isinstance(error, ConditionFailed):
-                return False
-            raise error from err
+            unless_condition_failed(err, "PutItem")
+            return False
         return True
